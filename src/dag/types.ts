@@ -1,0 +1,136 @@
+/** Types shared by the authoring API, the DAG processor, the scheduler and the runners. */
+
+/** Every trigger rule Airflow knows; the scheduler evaluates them in `scheduler/trigger-rules.ts`. */
+export const TRIGGER_RULES = [
+  "all_success",
+  "all_failed",
+  "all_done",
+  "all_done_min_one_success",
+  "all_done_setup_success",
+  "all_skipped",
+  "one_success",
+  "one_failed",
+  "one_done",
+  "none_failed",
+  "none_failed_min_one_success",
+  "none_skipped",
+  "always",
+] as const;
+export type TriggerRule = (typeof TRIGGER_RULES)[number];
+
+/** Duration: milliseconds as a number, or a string such as "30s", "5m", "1h", "500ms", "1d". */
+export type Duration = number | string;
+
+/** Options every task accepts. Defaults are applied when the DAG is serialized. */
+export interface TaskOptions {
+  /** How many times a failed try is tried again. Default 0. */
+  retries?: number;
+  /** Wait between a failed try and the next one. Default "5m" (Airflow's 300 s). */
+  retryDelay?: Duration;
+  /** Longest a single try may run; its whole process tree is killed after. Default: no limit. */
+  executionTimeout?: Duration | null;
+  /** When the task may run given its upstream states. Default "all_success". */
+  triggerRule?: TriggerRule;
+  /** Queue the try is sent to (workers subscribe to queues). Default "default". */
+  queue?: string;
+  /** Pool whose slots the task takes. Default "default_pool". */
+  pool?: string;
+  /** Slots of the pool one try takes. Default 1. */
+  poolSlots?: number;
+  /** Higher runs first when slots are scarce. Default 1. */
+  priorityWeight?: number;
+  /** Environment variables set for the try (bash command or function). Default {}. */
+  env?: Record<string, string>;
+}
+
+/** What a function task receives. */
+export interface TaskContext {
+  dagId: string;
+  taskId: string;
+  runId: string;
+  /** The run's logical date. */
+  logicalDate: Date;
+  /** `YYYY-MM-DD` of the logical date, Airflow's `ds`. */
+  ds: string;
+  dataIntervalStart: Date;
+  dataIntervalEnd: Date;
+  /** 1 for the first try. */
+  tryNumber: number;
+  /** DAG params merged with the run's conf. */
+  params: Record<string, unknown>;
+  /** The conf the run was triggered with ({} for scheduled runs). */
+  conf: Record<string, unknown>;
+  /** Writes structured lines to the try's log. */
+  log: TaskLogger;
+}
+
+export interface TaskLogger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** A function task's body. Its (JSON-serializable) return value is kept as the task's result. */
+export type TaskFunction = (context: TaskContext) => unknown;
+
+export interface DagOptions {
+  /** Cron string (5 fields), a preset such as "@daily", or null for manual runs only. Default null. */
+  schedule?: string | null;
+  /** First logical date the schedule may produce. Required when a schedule is set. */
+  start?: Date | string;
+  /** Last logical date the schedule may produce. Default: none. */
+  end?: Date | string;
+  /** IANA zone the cron is evaluated in. Default "UTC". */
+  timezone?: string;
+  /** Create a run for every missed schedule since `start` (true) or only the latest (false). Default false. */
+  catchup?: boolean;
+  tags?: string[];
+  description?: string;
+  /** Runs of this DAG in flight at once. Default 16. */
+  maxActiveRuns?: number;
+  /** Default params, overridden by a run's conf. Default {}. */
+  params?: Record<string, unknown>;
+  /** Task options applied to every task of the DAG (a task's own options win). */
+  defaults?: TaskOptions;
+}
+
+export type TaskKind = "function" | "bash";
+
+/** A task as stored in the DB: everything but the function body, which stays in the DAG's module. */
+export interface SerializedTask {
+  taskId: string;
+  kind: TaskKind;
+  /** The shell command of a bash task. */
+  command?: string;
+  retries: number;
+  retryDelayMs: number;
+  executionTimeoutMs: number | null;
+  triggerRule: TriggerRule;
+  queue: string;
+  pool: string;
+  poolSlots: number;
+  priorityWeight: number;
+  env: Record<string, string>;
+  /** Task ids this task waits for. */
+  upstream: string[];
+  /** Task ids that wait for this task. */
+  downstream: string[];
+}
+
+export interface SerializedDag {
+  dagId: string;
+  /** The DAG file it was defined in (absolute path). */
+  fileloc: string;
+  schedule: string | null;
+  /** Start and end as ISO 8601 (UTC), or null. */
+  start: string | null;
+  end: string | null;
+  timezone: string;
+  catchup: boolean;
+  tags: string[];
+  description: string | null;
+  maxActiveRuns: number;
+  params: Record<string, unknown>;
+  /** Tasks in a topological order. */
+  tasks: SerializedTask[];
+}

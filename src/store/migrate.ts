@@ -1,0 +1,50 @@
+/** Versioned schema migrations, applied by `aloft db migrate` and at standalone start. */
+import { Migrator, type Migration, type MigrationResultSet } from "kysely";
+import { DatabaseError } from "../errors.js";
+import type { Store } from "./db.js";
+import * as initial from "./migrations/0001_initial.js";
+
+interface DialectMigration {
+  up(db: Parameters<Migration["up"]>[0], store: Store): Promise<void>;
+}
+
+/** In order; never edit one that has shipped, add a new one. */
+const MIGRATIONS: Record<string, DialectMigration> = {
+  "0001_initial": initial,
+};
+
+export interface MigrationReport {
+  applied: string[];
+  current: string | null;
+}
+
+export async function migrate(store: Store): Promise<MigrationReport> {
+  const migrator = new Migrator({
+    db: store.db,
+    provider: {
+      getMigrations: async () =>
+        Object.fromEntries(
+          Object.entries(MIGRATIONS).map(([name, m]): [string, Migration] => [name, { up: (db) => m.up(db, store) }]),
+        ),
+    },
+  });
+  const result: MigrationResultSet = await migrator.migrateToLatest();
+  if (result.error) {
+    const failed = result.results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
+    const reason = result.error instanceof Error ? result.error.message : String(result.error);
+    throw new DatabaseError(`migration ${failed} failed: ${reason}`);
+  }
+  const applied = (result.results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+  const names = Object.keys(MIGRATIONS);
+  return { applied, current: names[names.length - 1] ?? null };
+}
+
+/** Whether the schema is at the latest migration (commands other than migrate require it). */
+export async function pendingMigrations(store: Store): Promise<string[]> {
+  const migrator = new Migrator({
+    db: store.db,
+    provider: { getMigrations: async () => Object.fromEntries(Object.keys(MIGRATIONS).map((n) => [n, { up: async () => {} }])) },
+  });
+  const info = await migrator.getMigrations();
+  return info.filter((m) => !m.executedAt).map((m) => m.name);
+}

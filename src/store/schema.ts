@@ -1,0 +1,180 @@
+/**
+ * Table types of the metadata DB, as Kysely sees them. Times are epoch milliseconds (BIGINT) in every
+ * dialect so that comparisons and the DB clock work the same on SQLite, PostgreSQL and MySQL.
+ * Booleans are 0/1 integers; JSON documents are text.
+ */
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from "kysely";
+
+type Ms = number;
+
+export interface DagTable {
+  dag_id: string;
+  fileloc: string;
+  is_paused: number;
+  /** 1 while the DAG is defined by a file the processor last parsed. */
+  is_active: number;
+  description: string | null;
+  /** JSON array of strings. */
+  tags: string;
+  schedule: string | null;
+  timezone: string;
+  max_active_runs: number;
+  /** JSON SerializedDag. */
+  serialized: string;
+  dag_hash: string;
+  /** The compiled module runners import to find function tasks. */
+  module_path: string;
+  last_parsed_at: Ms;
+  next_dagrun_logical_date: Ms | null;
+  next_dagrun_create_after: Ms | null;
+}
+
+export interface ImportErrorTable {
+  id: Generated<number>;
+  filename: string;
+  message: string;
+  created_at: Ms;
+}
+
+export type DagRunState = "queued" | "running" | "success" | "failed";
+export type RunType = "scheduled" | "manual" | "backfill";
+
+export interface DagRunTable {
+  id: Generated<number>;
+  dag_id: string;
+  run_id: string;
+  run_type: RunType;
+  state: DagRunState;
+  logical_date: Ms;
+  data_interval_start: Ms;
+  data_interval_end: Ms;
+  run_after: Ms;
+  /** JSON object. */
+  conf: string;
+  queued_at: Ms | null;
+  start_date: Ms | null;
+  end_date: Ms | null;
+  created_at: Ms;
+}
+
+export type TaskState =
+  | "scheduled"
+  | "queued"
+  | "running"
+  | "success"
+  | "failed"
+  | "skipped"
+  | "upstream_failed"
+  | "up_for_retry"
+  | "removed";
+
+export const TERMINAL_TASK_STATES: readonly TaskState[] = [
+  "success",
+  "failed",
+  "skipped",
+  "upstream_failed",
+  "removed",
+];
+
+export interface TaskInstanceTable {
+  id: Generated<number>;
+  dag_run_id: number;
+  dag_id: string;
+  run_id: string;
+  task_id: string;
+  map_index: ColumnType<number, number | undefined, number>;
+  /** null is Airflow's "none": not yet considered. */
+  state: TaskState | null;
+  /** Number of the current or last try; 0 before the first. */
+  try_number: number;
+  max_tries: number;
+  operator: string;
+  queue: string;
+  pool: string;
+  pool_slots: number;
+  priority_weight: number;
+  queued_at: Ms | null;
+  start_date: Ms | null;
+  end_date: Ms | null;
+  duration_ms: number | null;
+  /** When an up_for_retry task may be scheduled again. */
+  next_try_at: Ms | null;
+  hostname: string | null;
+  pid: number | null;
+  updated_at: Ms;
+}
+
+/** One row a try: the claim that makes each try run at most once, and the try history. */
+export interface TaskTryTable {
+  ti_id: number;
+  try_number: number;
+  dag_id: string;
+  run_id: string;
+  task_id: string;
+  map_index: number;
+  state: TaskState;
+  hostname: string;
+  pid: number | null;
+  start_date: Ms;
+  end_date: Ms | null;
+  duration_ms: number | null;
+  log_path: string;
+}
+
+export interface XcomTable {
+  ti_id: number;
+  key: string;
+  dag_id: string;
+  run_id: string;
+  task_id: string;
+  map_index: number;
+  /** JSON value. */
+  value: string;
+  created_at: Ms;
+}
+
+/** The scheduler lease: the HA issue elects through it; standalone takes it at start. */
+export interface SchedulerLeaseTable {
+  name: string;
+  holder: string;
+  epoch: number;
+  expires_at: Ms;
+  renewed_at: Ms;
+}
+
+export interface PoolTable {
+  pool: string;
+  slots: number;
+  description: string | null;
+}
+
+/** Audit log of user actions (Airflow's `log` table). */
+export interface EventLogTable {
+  id: Generated<number>;
+  dttm: Ms;
+  event: string;
+  dag_id: string | null;
+  run_id: string | null;
+  task_id: string | null;
+  owner: string;
+  extra: string | null;
+}
+
+export interface Database {
+  dag: DagTable;
+  import_error: ImportErrorTable;
+  dag_run: DagRunTable;
+  task_instance: TaskInstanceTable;
+  task_try: TaskTryTable;
+  xcom: XcomTable;
+  scheduler_lease: SchedulerLeaseTable;
+  pool: PoolTable;
+  event_log: EventLogTable;
+}
+
+export type DagRow = Selectable<DagTable>;
+export type DagRunRow = Selectable<DagRunTable>;
+export type NewDagRun = Insertable<DagRunTable>;
+export type TaskInstanceRow = Selectable<TaskInstanceTable>;
+export type TaskInstanceUpdate = Updateable<TaskInstanceTable>;
+export type TaskTryRow = Selectable<TaskTryTable>;
