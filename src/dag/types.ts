@@ -134,3 +134,35 @@ export interface SerializedDag {
   /** Tasks in a topological order. */
   tasks: SerializedTask[];
 }
+
+/** A task declared with `task()` or `bash()` inside a `dag()` build function. */
+export interface TaskRef {
+  readonly taskId: string;
+  /** Id of the DAG the task belongs to. */
+  readonly dagId: string;
+  readonly kind: TaskKind;
+  /** The body of a function task. */
+  readonly fn?: TaskFunction;
+  /** The shell command of a bash task. */
+  readonly command?: string;
+  /** The options the task was declared with (DAG defaults and built-in defaults are applied on serialize). */
+  readonly options: Readonly<TaskOptions>;
+  /** Tasks this task waits for, in the order the dependencies were declared. */
+  readonly upstream: ReadonlySet<TaskRef>;
+  /** Tasks that wait for this task, in the order the dependencies were declared. */
+  readonly downstream: ReadonlySet<TaskRef>;
+  /** Makes `next` (a task, or each task of an array) wait for this task; returns `next` for chaining. */
+  then<T extends TaskRef | readonly TaskRef[]>(next: T): T;
+  /** Makes this task wait for `previous` (a task, or each task of an array); returns this task. */
+  after(previous: TaskRef | readonly TaskRef[]): TaskRef;
+}
+
+/** A DAG built by `dag()`: validated and registered. */
+export interface Dag {
+  readonly dagId: string;
+  readonly options: Readonly<DagOptions>;
+  /** Tasks by id, in definition order. */
+  readonly tasks: ReadonlyMap<string, TaskRef>;
+  /** The DAG as stored in the DB, with every default applied; `fileloc` is the DAG file's absolute path. */
+  serialize(fileloc: string): SerializedDag;
+}

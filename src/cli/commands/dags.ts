@@ -1,0 +1,154 @@
+import type { Command } from "commander";
+import { NotFoundError } from "../../errors.js";
+import { triggerDagRun } from "../../scheduler/runs.js";
+import type { Store } from "../../store/db.js";
+import { runDagsTest } from "../dags-test.js";
+import { iso, parseConf, parseIsoFlag, printRows, resolveConfig, withStore, type GlobalFlags } from "../context.js";
+import { withGlobalFlags } from "../main.js";
+
+type JsonFlag = GlobalFlags & { json?: boolean };
+
+async function requireDag(store: Store, dagId: string): Promise<void> {
+  const row = await store.db.selectFrom("dag").select("dag_id").where("dag_id", "=", dagId).executeTakeFirst();
+  if (!row) throw new NotFoundError(`DAG '${dagId}' does not exist: see 'aloft dags list' for the DAG ids`);
+}
+
+export function registerDagsCommands(program: Command): void {
+  const dags = program.command("dags").description("list, trigger, pause and test DAGs");
+
+  withGlobalFlags(dags.command("list").description("list the DAGs").option("--json", "print JSON")).action(
+    (flags: JsonFlag) =>
+      withStore(flags, async (store) => {
+        const rows = await store.db.selectFrom("dag").selectAll().orderBy("dag_id").execute();
+        printRows(
+          rows.map((r) => ({
+            dag_id: r.dag_id,
+            fileloc: r.fileloc,
+            schedule: r.schedule,
+            is_paused: r.is_paused === 1,
+            is_active: r.is_active === 1,
+            tags: JSON.parse(r.tags) as string[],
+            next_dagrun: iso(r.next_dagrun_logical_date),
+          })),
+          Boolean(flags.json),
+          ["dag_id", "schedule", "is_paused", "is_active", "next_dagrun", "fileloc"],
+        );
+      }),
+  );
+
+  withGlobalFlags(
+    dags
+      .command("trigger")
+      .description("queue a manual run of a DAG")
+      .argument("<dag_id>")
+      .option("--conf <json>", "JSON object passed to the run (overrides params)")
+      .option("--logical-date <iso>", "logical date of the run (default: now)")
+      .option("--run-id <id>", "run id (default: manual__<logical date>)")
+      .option("--json", "print JSON"),
+  ).action((dagId: string, flags: JsonFlag & { conf?: string; logicalDate?: string; runId?: string }) => {
+    const conf = parseConf(flags.conf);
+    const logicalDate = parseIsoFlag("--logical-date", flags.logicalDate);
+    return withStore(flags, async (store) => {
+      const run = await triggerDagRun(store, dagId, { conf, logicalDate, runId: flags.runId });
+      await store.db
+        .insertInto("event_log")
+        .values({ dttm: Date.now(), event: "trigger", dag_id: dagId, run_id: run.run_id, task_id: null, owner: "cli", extra: flags.conf ?? null })
+        .execute();
+      const out = { dag_id: dagId, run_id: run.run_id, state: run.state, logical_date: iso(run.logical_date), conf };
+      process.stdout.write(flags.json ? `${JSON.stringify(out)}\n` : `queued run ${run.run_id} of ${dagId}\n`);
+    });
+  });
+
+  for (const [name, paused] of [
+    ["pause", 1],
+    ["unpause", 0],
+  ] as const) {
+    withGlobalFlags(
+      dags
+        .command(name)
+        .description(paused ? "pause a DAG: no new runs start and its runs stop moving on" : "unpause a DAG")
+        .argument("<dag_id>"),
+    ).action((dagId: string, flags: GlobalFlags) =>
+      withStore(flags, async (store) => {
+        await requireDag(store, dagId);
+        await store.db.updateTable("dag").set({ is_paused: paused }).where("dag_id", "=", dagId).execute();
+        await store.db
+          .insertInto("event_log")
+          .values({ dttm: Date.now(), event: name, dag_id: dagId, run_id: null, task_id: null, owner: "cli", extra: null })
+          .execute();
+        process.stdout.write(`${paused ? "paused" : "unpaused"} ${dagId}\n`);
+      }),
+    );
+  }
+
+  withGlobalFlags(
+    dags
+      .command("list-runs")
+      .description("list the runs of a DAG, newest first")
+      .argument("<dag_id>")
+      .option("--state <state>", "only runs in this state (queued, running, success, failed)")
+      .option("--limit <n>", "at most this many runs", "50")
+      .option("--json", "print JSON"),
+  ).action((dagId: string, flags: JsonFlag & { state?: string; limit: string }) =>
+    withStore(flags, async (store) => {
+      await requireDag(store, dagId);
+      let query = store.db.selectFrom("dag_run").selectAll().where("dag_id", "=", dagId);
+      if (flags.state) query = query.where("state", "=", flags.state as "queued");
+      const rows = await query.orderBy("logical_date", "desc").orderBy("id", "desc").limit(Number(flags.limit) || 50).execute();
+      printRows(
+        rows.map((r) => ({
+          dag_id: r.dag_id,
+          run_id: r.run_id,
+          run_type: r.run_type,
+          state: r.state,
+          logical_date: iso(r.logical_date),
+          start_date: iso(r.start_date),
+          end_date: iso(r.end_date),
+        })),
+        Boolean(flags.json),
+        ["run_id", "run_type", "state", "logical_date", "start_date", "end_date"],
+      );
+    }),
+  );
+
+  withGlobalFlags(
+    dags.command("list-import-errors").description("list the DAG files that failed to import").option("--json", "print JSON"),
+  ).action((flags: JsonFlag) =>
+    withStore(flags, async (store) => {
+      const rows = await store.db.selectFrom("import_error").selectAll().orderBy("filename").execute();
+      printRows(
+        rows.map((r) => ({ filename: r.filename, message: r.message, timestamp: iso(r.created_at) })),
+        Boolean(flags.json),
+        ["filename", "timestamp", "message"],
+      );
+    }),
+  );
+
+  dags
+    .command("test")
+    .description("run one DAG run to the end in this process on a throwaway database")
+    .argument("<file>", "DAG file (.ts or .js)")
+    .option("--dag <id>", "the DAG to run, when the file defines several")
+    .option("--logical-date <iso>", "logical date of the run (default: now)")
+    .option("--conf <json>", "JSON object passed to the run")
+    .option("--verbose", "print the scheduler's logs on stderr")
+    .option("--json", 'print {"dag_id","run_id","state","tasks"} as JSON')
+    .action(async (file: string, flags: { dag?: string; logicalDate?: string; conf?: string; verbose?: boolean; json?: boolean }) => {
+      const { config } = resolveConfig({});
+      const { result, logsFolder } = await runDagsTest(file, {
+        dag: flags.dag,
+        logicalDate: parseIsoFlag("--logical-date", flags.logicalDate),
+        conf: parseConf(flags.conf),
+        parseTimeoutMs: config.parseTimeoutMs,
+        verbose: Boolean(flags.verbose),
+      });
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+      } else {
+        process.stdout.write(`run ${result.run_id} of ${result.dag_id}: ${result.state}\n`);
+        printRows(Object.entries(result.tasks).map(([task_id, state]) => ({ task_id, state })), false, ["task_id", "state"]);
+      }
+      if (logsFolder) process.stderr.write(`logs of the tries: ${logsFolder}\n`);
+      process.exitCode = result.state === "success" ? 0 : 1;
+    });
+}

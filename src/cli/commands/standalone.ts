@@ -1,0 +1,61 @@
+import type { Command } from "commander";
+import { startEngine } from "../../engine.js";
+import { createLogger } from "../../logging.js";
+import { createHttpServer } from "../../server/http.js";
+import { openStore } from "../../store/db.js";
+import { migrate } from "../../store/migrate.js";
+import { maskDatabaseUrl } from "../../store/url.js";
+import { resolveConfig, type GlobalFlags } from "../context.js";
+import { withGlobalFlags } from "../main.js";
+
+export function registerStandaloneCommand(program: Command): void {
+  withGlobalFlags(
+    program
+      .command("standalone")
+      .description("run everything in one process: migrations, DAG parsing, scheduler, local executor, HTTP server")
+      .option("--dags <dir>", "DAGs folder (env ALOFT_DAGS_FOLDER, default: the example DAGs)")
+      .option("--port <n>", "HTTP port (env ALOFT_PORT, default 8080)"),
+  ).action(async (flags: GlobalFlags & { dags?: string; port?: string }) => {
+    const { config } = resolveConfig(flags, { dagsFolder: flags.dags, port: flags.port });
+    const logger = createLogger(config.logLevel, "standalone");
+    const store = await openStore(config.databaseUrl);
+    const migrated = await migrate(store);
+    if (migrated.applied.length > 0) logger.info({ applied: migrated.applied }, "applied migrations");
+
+    const engine = await startEngine({ store, config, logger });
+    const http = createHttpServer(store);
+    await http.listen({ port: config.port, host: "127.0.0.1" });
+    const dagCount = engine.firstParse.added.length + engine.firstParse.changed.length + engine.firstParse.unchanged.length;
+    logger.info(
+      {
+        database: maskDatabaseUrl(config.databaseUrl),
+        dags_folder: config.dagsFolder,
+        dags: dagCount,
+        import_errors: engine.firstParse.importErrors.length,
+        url: `http://127.0.0.1:${config.port}`,
+      },
+      "Aloft standalone is running; stop it with Ctrl-C",
+    );
+
+    await new Promise<void>((resolve) => {
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) process.exit(130);
+        stopping = true;
+        logger.info({ signal }, "stopping: waiting for the scheduler; send the signal again to stop at once");
+        void (async () => {
+          await http.close();
+          await engine.stop();
+          await store.close();
+          resolve();
+        })();
+      };
+      process.on("SIGINT", () => stop("SIGINT"));
+      process.on("SIGTERM", () => stop("SIGTERM"));
+      engine.scheduler.on("deposed", () => {
+        process.exitCode = 1;
+        stop("deposed");
+      });
+    });
+  });
+}

@@ -1,0 +1,74 @@
+import fs from "node:fs";
+import type { Command } from "commander";
+import { NotFoundError } from "../../errors.js";
+import { iso, printRows, withStore, type GlobalFlags } from "../context.js";
+import { withGlobalFlags } from "../main.js";
+
+export function registerTasksCommands(program: Command): void {
+  const tasks = program.command("tasks").description("inspect task instances and their logs");
+
+  withGlobalFlags(
+    tasks
+      .command("states")
+      .description("the state of every task of a DAG run")
+      .argument("<dag_id>")
+      .argument("<run_id>")
+      .option("--json", "print JSON"),
+  ).action((dagId: string, runId: string, flags: GlobalFlags & { json?: boolean }) =>
+    withStore(flags, async (store) => {
+      const run = await store.db
+        .selectFrom("dag_run")
+        .select(["id"])
+        .where("dag_id", "=", dagId)
+        .where("run_id", "=", runId)
+        .executeTakeFirst();
+      if (!run) throw new NotFoundError(`DAG '${dagId}' has no run '${runId}': see 'aloft dags list-runs ${dagId}'`);
+      const rows = await store.db.selectFrom("task_instance").selectAll().where("dag_run_id", "=", run.id).orderBy("id").execute();
+      printRows(
+        rows.map((r) => ({
+          task_id: r.task_id,
+          state: r.state,
+          try_number: r.try_number,
+          start_date: iso(r.start_date),
+          end_date: iso(r.end_date),
+          duration_ms: r.duration_ms,
+        })),
+        Boolean(flags.json),
+        ["task_id", "state", "try_number", "start_date", "end_date", "duration_ms"],
+      );
+    }),
+  );
+
+  withGlobalFlags(
+    tasks
+      .command("logs")
+      .description("print the log of a task try (the latest try unless --try is given)")
+      .argument("<dag_id>")
+      .argument("<run_id>")
+      .argument("<task_id>")
+      .option("--try <n>", "try number, from 1"),
+  ).action((dagId: string, runId: string, taskId: string, flags: GlobalFlags & { try?: string }) =>
+    withStore(flags, async (store) => {
+      const tries = await store.db
+        .selectFrom("task_try")
+        .select(["try_number", "log_path"])
+        .where("dag_id", "=", dagId)
+        .where("run_id", "=", runId)
+        .where("task_id", "=", taskId)
+        .orderBy("try_number")
+        .execute();
+      if (tries.length === 0) {
+        throw new NotFoundError(
+          `no try of task '${taskId}' in run '${runId}' of DAG '${dagId}' has started: check the ids with 'aloft tasks states ${dagId} ${runId}'`,
+        );
+      }
+      const wanted = flags.try === undefined ? tries[tries.length - 1]!.try_number : Number(flags.try);
+      const found = tries.find((t) => t.try_number === wanted);
+      if (!found) {
+        throw new NotFoundError(`task '${taskId}' has no try ${flags.try}; its tries are ${tries.map((t) => t.try_number).join(", ")}`);
+      }
+      if (!fs.existsSync(found.log_path)) throw new NotFoundError(`the log of try ${wanted} is gone from ${found.log_path}`);
+      process.stdout.write(fs.readFileSync(found.log_path));
+    }),
+  );
+}

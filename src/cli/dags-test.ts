@@ -1,0 +1,102 @@
+/**
+ * `aloft dags test FILE`: one DAG run to the end, in this process, on a throwaway SQLite database,
+ * with the real parser, scheduler and runners. Prints
+ * `{"dag_id","run_id","state","tasks":{task_id: state}}` with --json; exits 0 on success, 1 on failure.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { logsFolder as engineLogsFolder } from "../engine.js";
+import { UsageError } from "../errors.js";
+import { LocalExecutor } from "../executor/local.js";
+import { silentLogger, createLogger } from "../logging.js";
+import { parseDagFiles } from "../processor/parse.js";
+import { compiledDagsFolder } from "../processor/processor.js";
+import { syncParsedDags } from "../processor/sync.js";
+import { takeLease } from "../scheduler/lease.js";
+import { triggerDagRun } from "../scheduler/runs.js";
+import { Scheduler } from "../scheduler/scheduler.js";
+import { openStore } from "../store/db.js";
+import { migrate } from "../store/migrate.js";
+
+export interface DagsTestOptions {
+  dag?: string;
+  logicalDate?: number;
+  conf: Record<string, unknown>;
+  parseTimeoutMs: number;
+  verbose: boolean;
+}
+
+export interface DagsTestResult {
+  dag_id: string;
+  run_id: string;
+  state: "success" | "failed";
+  tasks: Record<string, string | null>;
+}
+
+export interface DagsTestOutcome {
+  result: DagsTestResult;
+  /** Logs of the tries; the throwaway home is kept only when the run failed. */
+  logsFolder?: string;
+}
+
+export async function runDagsTest(file: string, options: DagsTestOptions): Promise<DagsTestOutcome> {
+  const resolved = path.resolve(file);
+  if (!fs.existsSync(resolved) || !fs.statSync(resolved).isFile()) {
+    throw new UsageError(`DAG file ${file} does not exist: give the path of a .ts or .js DAG file`);
+  }
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), "aloft-dags-test-"));
+  const logger = options.verbose ? createLogger("info", "dags-test") : silentLogger;
+  const store = await openStore(`sqlite://${path.join(home, "aloft.db")}`);
+  let keepHome = false;
+  try {
+    await migrate(store);
+    const parsed = await parseDagFiles([resolved], { outDir: compiledDagsFolder(home), timeoutMs: options.parseTimeoutMs });
+    const report = await syncParsedDags(store, parsed, { pausedAtCreation: false, files: [resolved] });
+    if (report.importErrors.length > 0) {
+      throw new UsageError(`${file} failed to import: ${report.importErrors[0]!.message}`);
+    }
+    const dagIds = [...report.added];
+    const dagId = options.dag ?? (dagIds.length === 1 ? dagIds[0] : undefined);
+    if (!dagId) {
+      throw new UsageError(
+        dagIds.length === 0
+          ? `${file} defines no DAG: call dag(...) in it`
+          : `${file} defines several DAGs (${dagIds.join(", ")}): choose one with --dag ID`,
+      );
+    }
+    if (!dagIds.includes(dagId)) {
+      throw new UsageError(`${file} defines no DAG '${dagId}'; it defines: ${dagIds.join(", ") || "none"}`);
+    }
+    // Only the manual run below: no scheduled runs, no other DAG of the file.
+    await store.db.updateTable("dag").set({ next_dagrun_create_after: null, next_dagrun_logical_date: null }).execute();
+    await store.db.updateTable("dag").set({ is_paused: 1 }).where("dag_id", "!=", dagId).execute();
+
+    const run = await triggerDagRun(store, dagId, { conf: options.conf, logicalDate: options.logicalDate });
+    const lease = await takeLease(store, `dags-test:${process.pid}`, 3_600_000);
+    const executor = new LocalExecutor(store, { parallelism: 16, warmRunners: 1, logger });
+    const scheduler = new Scheduler({ store, lease, executor, logger, logsFolder: engineLogsFolder(home) });
+    const state = await new Promise<"success" | "failed">((resolve, reject) => {
+      scheduler.on("runFinished", (id, s) => id === run.id && resolve(s));
+      scheduler.on("deposed", reject);
+      scheduler.start();
+    });
+    await scheduler.stop();
+    await executor.close();
+
+    const tis = await store.db
+      .selectFrom("task_instance")
+      .select(["task_id", "state"])
+      .where("dag_run_id", "=", run.id)
+      .orderBy("id")
+      .execute();
+    keepHome = state === "failed";
+    return {
+      result: { dag_id: dagId, run_id: run.run_id, state, tasks: Object.fromEntries(tis.map((t) => [t.task_id, t.state])) },
+      logsFolder: keepHome ? engineLogsFolder(home) : undefined,
+    };
+  } finally {
+    await store.close();
+    if (!keepHome) fs.rmSync(home, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,50 @@
+/** The `aloft` command line. Usage errors print one line and exit with code 2. */
+import { Command, CommanderError, Option } from "commander";
+import { DatabaseError, UsageError } from "../errors.js";
+import { VERSION } from "../version.js";
+import { registerConfigCommands } from "./commands/config.js";
+import { registerDagsCommands } from "./commands/dags.js";
+import { registerDbCommands } from "./commands/db.js";
+import { registerStandaloneCommand } from "./commands/standalone.js";
+import { registerTasksCommands } from "./commands/tasks.js";
+
+/** Adds the flags every command that reads the config accepts. */
+export function withGlobalFlags(command: Command): Command {
+  return command
+    .addOption(new Option("--database-url <url>", "metadata DB URL (env ALOFT_DATABASE_URL)"))
+    .addOption(new Option("--home <dir>", "Aloft home folder (env ALOFT_HOME, default ~/aloft)"))
+    .addOption(new Option("--config <file>", "config file (env ALOFT_CONFIG, default $ALOFT_HOME/aloft.toml)"));
+}
+
+export function buildProgram(): Command {
+  const program = new Command("aloft")
+    .description("Aloft: a highly available workflow orchestrator for TypeScript teams")
+    .version(VERSION)
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+  registerStandaloneCommand(program);
+  registerDbCommands(program);
+  registerDagsCommands(program);
+  registerTasksCommands(program);
+  registerConfigCommands(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit 0; commander has already printed its message.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof UsageError || error instanceof DatabaseError) {
+      process.stderr.write(`aloft: ${error.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`aloft: unexpected error: ${(error as Error).stack ?? String(error)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * Effective configuration: command-line flags over `ALOFT_*` environment variables over the config
+ * file (`$ALOFT_HOME/aloft.toml`, or the file named by `--config` / `ALOFT_CONFIG`) over defaults.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse as parseToml } from "smol-toml";
+import { UsageError } from "./errors.js";
+import { maskDatabaseUrl } from "./store/url.js";
+
+export interface AloftConfig {
+  /** Folder for the SQLite file, logs and compiled DAG modules. Default `~/aloft`. */
+  home: string;
+  /** Metadata DB. Default `sqlite:///$ALOFT_HOME/aloft.db`. */
+  databaseUrl: string;
+  /** Folder of DAG files. Default: the example DAGs shipped with Aloft. */
+  dagsFolder: string;
+  /** Task tries queued or running at once, per scheduler. Default 32. */
+  parallelism: number;
+  /** Runner processes kept started and idle, ready for the next try. Default 2. */
+  warmRunners: number;
+  /** Longest one DAG file may take to import. Default 30000 ms. */
+  parseTimeoutMs: number;
+  /** How often the DAG folder is parsed again. Default 30000 ms. */
+  parseIntervalMs: number;
+  /** Whether new DAGs start paused. Default false (Airflow's default is true). */
+  pausedAtCreation: boolean;
+  /** Port of the HTTP server in standalone. Default 8080. */
+  port: number;
+  /** trace, debug, info, warn, error. Default info. */
+  logLevel: string;
+}
+
+type Source = "default" | "file" | "env" | "flag";
+type Kind = "string" | "path" | "int" | "bool";
+
+interface Setting {
+  key: keyof AloftConfig;
+  /** Name in the config file and, upper-cased with ALOFT_, in the environment. */
+  name: string;
+  kind: Kind;
+  secret?: boolean;
+  fallback: (home: string) => string | number | boolean;
+}
+
+export const EXAMPLE_DAGS_FOLDER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../examples/dags");
+
+const SETTINGS: Setting[] = [
+  { key: "databaseUrl", name: "database_url", kind: "string", secret: true, fallback: (h) => `sqlite://${path.join(h, "aloft.db")}` },
+  { key: "dagsFolder", name: "dags_folder", kind: "path", fallback: () => EXAMPLE_DAGS_FOLDER },
+  { key: "parallelism", name: "parallelism", kind: "int", fallback: () => 32 },
+  { key: "warmRunners", name: "warm_runners", kind: "int", fallback: () => 2 },
+  { key: "parseTimeoutMs", name: "parse_timeout_ms", kind: "int", fallback: () => 30_000 },
+  { key: "parseIntervalMs", name: "parse_interval_ms", kind: "int", fallback: () => 30_000 },
+  { key: "pausedAtCreation", name: "paused_at_creation", kind: "bool", fallback: () => false },
+  { key: "port", name: "port", kind: "int", fallback: () => 8080 },
+  { key: "logLevel", name: "log_level", kind: "string", fallback: () => "info" },
+];
+
+export interface ResolvedConfig {
+  config: AloftConfig;
+  /** Where each value came from, for `aloft config show`. */
+  sources: Record<keyof AloftConfig, Source>;
+  configFile: string | null;
+}
+
+export interface ConfigInputs {
+  /** Flags given on the command line, by config key. */
+  flags?: Partial<Record<keyof AloftConfig, string | number | boolean | undefined>>;
+  /** Explicit config file (`--config`). */
+  configFile?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function loadConfig(inputs: ConfigInputs = {}): ResolvedConfig {
+  const env = inputs.env ?? process.env;
+  const home = path.resolve(
+    (inputs.flags?.home as string | undefined) ?? env.ALOFT_HOME ?? path.join(os.homedir(), "aloft"),
+  );
+  const fileName = inputs.configFile ?? env.ALOFT_CONFIG;
+  const configFile = fileName ? path.resolve(fileName) : path.join(home, "aloft.toml");
+  const fileValues = readConfigFile(configFile, Boolean(fileName));
+
+  const config = { home } as AloftConfig;
+  const sources = { home: inputs.flags?.home !== undefined ? "flag" : env.ALOFT_HOME ? "env" : "default" } as Record<
+    keyof AloftConfig,
+    Source
+  >;
+  for (const setting of SETTINGS) {
+    const envName = `ALOFT_${setting.name.toUpperCase()}`;
+    const flag = inputs.flags?.[setting.key];
+    let raw: unknown;
+    let source: Source;
+    let where: string;
+    if (flag !== undefined) [raw, source, where] = [flag, "flag", `flag for ${setting.name}`];
+    else if (env[envName] !== undefined && env[envName] !== "") [raw, source, where] = [env[envName], "env", envName];
+    else if (fileValues[setting.name] !== undefined)
+      [raw, source, where] = [fileValues[setting.name], "file", `${setting.name} in ${configFile}`];
+    else [raw, source, where] = [setting.fallback(home), "default", setting.name];
+    (config as unknown as Record<string, unknown>)[setting.key] = coerce(setting.kind, raw, where);
+    sources[setting.key] = source;
+  }
+  const unknown = Object.keys(fileValues).filter((k) => !SETTINGS.some((s) => s.name === k));
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `${configFile}: unknown setting ${unknown.map((k) => `'${k}'`).join(", ")}; ` +
+        `valid settings: ${SETTINGS.map((s) => s.name).join(", ")}`,
+    );
+  }
+  return { config, sources, configFile: fs.existsSync(configFile) ? configFile : null };
+}
+
+/** Rows for `aloft config show`, with secrets masked. */
+export function describeConfig(resolved: ResolvedConfig): Array<{ name: string; value: string; source: Source }> {
+  const rows = [{ name: "home", value: resolved.config.home, source: resolved.sources.home }];
+  for (const s of SETTINGS) {
+    const value = String(resolved.config[s.key]);
+    rows.push({ name: s.name, value: s.secret ? maskDatabaseUrl(value) : value, source: resolved.sources[s.key] });
+  }
+  return rows;
+}
+
+function readConfigFile(file: string, mustExist: boolean): Record<string, unknown> {
+  if (!fs.existsSync(file)) {
+    if (mustExist) throw new UsageError(`config file ${file} does not exist: check --config or ALOFT_CONFIG`);
+    return {};
+  }
+  try {
+    return parseToml(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+  } catch (error) {
+    throw new UsageError(`config file ${file} is not valid TOML: ${(error as Error).message.split("\n")[0]}`);
+  }
+}
+
+function coerce(kind: Kind, raw: unknown, where: string): string | number | boolean {
+  switch (kind) {
+    case "int": {
+      const n = typeof raw === "number" ? raw : Number(String(raw).trim());
+      if (!Number.isInteger(n) || n < 0) throw new UsageError(`${where} must be a whole number ≥ 0, got '${String(raw)}'`);
+      return n;
+    }
+    case "bool": {
+      if (typeof raw === "boolean") return raw;
+      const text = String(raw).toLowerCase();
+      if (["true", "1", "yes", "on"].includes(text)) return true;
+      if (["false", "0", "no", "off"].includes(text)) return false;
+      throw new UsageError(`${where} must be true or false, got '${String(raw)}'`);
+    }
+    case "path":
+      return path.resolve(String(raw));
+    default:
+      return String(raw);
+  }
+}

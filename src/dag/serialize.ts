@@ -1,0 +1,122 @@
+/** Turns a built DAG into the `SerializedDag` stored in the DB, with every default applied. */
+
+import { toInstant } from "../util/dates.js";
+import { parseDuration } from "../util/duration.js";
+import type { Dag, SerializedDag, SerializedTask, TaskOptions, TaskRef } from "./types.js";
+import { dagLabel, taskLabel } from "./validate.js";
+
+/** Task options a task gets when neither it nor its DAG's `defaults` set them. */
+export const TASK_DEFAULTS: Readonly<Required<TaskOptions>> = Object.freeze({
+  retries: 0,
+  retryDelay: 300_000,
+  executionTimeout: null,
+  triggerRule: "all_success",
+  queue: "default",
+  pool: "default_pool",
+  poolSlots: 1,
+  priorityWeight: 1,
+  env: Object.freeze({}),
+});
+
+/** DAG options a DAG gets when it does not set them. */
+export const DAG_DEFAULTS = Object.freeze({
+  timezone: "UTC",
+  catchup: false,
+  maxActiveRuns: 16,
+});
+
+/** Serializes a DAG that passed validation; `fileloc` is the absolute path of its DAG file. */
+export function serializeDag(dag: Dag, fileloc: string): SerializedDag {
+  const { options } = dag;
+  const timezone = options.timezone ?? DAG_DEFAULTS.timezone;
+  const where = dagLabel(dag.dagId);
+  const order = definitionOrder(dag.tasks);
+  return {
+    dagId: dag.dagId,
+    fileloc,
+    schedule: options.schedule ?? null,
+    start: options.start === undefined ? null : toInstant(options.start, timezone, `${where}: option start`).toISOString(),
+    end: options.end === undefined ? null : toInstant(options.end, timezone, `${where}: option end`).toISOString(),
+    timezone,
+    catchup: options.catchup ?? DAG_DEFAULTS.catchup,
+    tags: [...(options.tags ?? [])],
+    description: options.description ?? null,
+    maxActiveRuns: options.maxActiveRuns ?? DAG_DEFAULTS.maxActiveRuns,
+    // A JSON round trip: a deep copy that holds exactly what the DB will store.
+    params: JSON.parse(JSON.stringify(options.params ?? {})) as Record<string, unknown>,
+    tasks: topologicalOrder(dag.tasks).map((task) => serializeTask(dag, task, order)),
+  };
+}
+
+function serializeTask(dag: Dag, task: TaskRef, order: ReadonlyMap<TaskRef, number>): SerializedTask {
+  const defaults = dag.options.defaults ?? {};
+  // The task's own option wins, then the DAG's defaults, then the built-in default. An explicit null
+  // (executionTimeout: null) is a value, not a gap, so only undefined falls through.
+  const option = <K extends keyof TaskOptions>(key: K): Required<TaskOptions>[K] =>
+    (task.options[key] !== undefined ? task.options[key] : defaults[key] !== undefined ? defaults[key] : TASK_DEFAULTS[key]) as Required<TaskOptions>[K];
+
+  const where = taskLabel(dag.dagId, task.taskId);
+  const executionTimeout = option("executionTimeout");
+  const byDefinition = (tasks: ReadonlySet<TaskRef>) =>
+    [...tasks].sort((a, b) => order.get(a)! - order.get(b)!).map((t) => t.taskId);
+
+  return {
+    taskId: task.taskId,
+    kind: task.kind,
+    ...(task.kind === "bash" ? { command: task.command } : {}),
+    retries: option("retries"),
+    retryDelayMs: parseDuration(option("retryDelay"), `${where}: option retryDelay`),
+    executionTimeoutMs:
+      executionTimeout === null ? null : parseDuration(executionTimeout, `${where}: option executionTimeout`),
+    triggerRule: option("triggerRule"),
+    queue: option("queue"),
+    pool: option("pool"),
+    poolSlots: option("poolSlots"),
+    priorityWeight: option("priorityWeight"),
+    env: { ...option("env") },
+    upstream: byDefinition(task.upstream),
+    downstream: byDefinition(task.downstream),
+  };
+}
+
+/**
+ * The tasks ordered so every task comes after its upstream tasks; among tasks ready at the same time,
+ * the one defined first comes first, so the order only changes when the DAG does.
+ * Assumes the DAG has no cycle (validation rejects those).
+ */
+export function topologicalOrder(tasks: ReadonlyMap<string, TaskRef>): TaskRef[] {
+  const order = definitionOrder(tasks);
+  const waitingOn = new Map<TaskRef, number>();
+  for (const task of tasks.values()) waitingOn.set(task, task.upstream.size);
+  // Ready tasks, latest-defined first, so pop() yields the earliest-defined one.
+  const ready = [...tasks.values()].filter((task) => task.upstream.size === 0).reverse();
+
+  const sorted: TaskRef[] = [];
+  while (ready.length > 0) {
+    const task = ready.pop()!;
+    sorted.push(task);
+    for (const next of task.downstream) {
+      const remaining = waitingOn.get(next)! - 1;
+      waitingOn.set(next, remaining);
+      if (remaining === 0) insertByDefinition(ready, next, order);
+    }
+  }
+  return sorted;
+}
+
+/** Inserts `task` into `ready` (sorted latest-defined first), keeping it sorted. */
+function insertByDefinition(ready: TaskRef[], task: TaskRef, order: ReadonlyMap<TaskRef, number>): void {
+  const index = order.get(task)!;
+  let low = 0;
+  let high = ready.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (order.get(ready[middle]!)! > index) low = middle + 1;
+    else high = middle;
+  }
+  ready.splice(low, 0, task);
+}
+
+function definitionOrder(tasks: ReadonlyMap<string, TaskRef>): Map<TaskRef, number> {
+  return new Map([...tasks.values()].map((task, index) => [task, index]));
+}

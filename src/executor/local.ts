@@ -1,0 +1,113 @@
+/**
+ * The local executor: claims queued tries in the DB, runs them on the warm runner pool, and records
+ * their outcomes in batches. It tells its owner (the scheduler) which DAG runs moved, so that the
+ * downstream tasks are looked at right away instead of at the next tick.
+ */
+import os from "node:os";
+import type { Logger } from "../logging.js";
+import type { Store } from "../store/db.js";
+import type { TryRequest } from "./protocol.js";
+import { RunnerPool } from "./runner-pool.js";
+import { claimTries, finishTries, type FinishedTry } from "./tries.js";
+
+export interface Executor {
+  /** Tries this executor can take now. */
+  freeSlots(): number;
+  /** Takes tries the scheduler has just queued. */
+  submit(requests: TryRequest[]): void;
+  /** Called with the ids of the task instances whose tries ended and were recorded. */
+  onTriesFinished(listener: (tiIds: number[]) => void): void;
+  /** Stops taking work and stops the runners; tries still running end as failed. */
+  close(): Promise<void>;
+}
+
+export interface LocalExecutorOptions {
+  parallelism: number;
+  warmRunners: number;
+  logger: Logger;
+  hostname?: string;
+}
+
+export class LocalExecutor implements Executor {
+  private readonly pool: RunnerPool;
+  private readonly hostname: string;
+  private inFlight = 0;
+  private finished: FinishedTry[] = [];
+  private flushScheduled = false;
+  private flushing: Promise<void> = Promise.resolve();
+  private listeners: Array<(tiIds: number[]) => void> = [];
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: LocalExecutorOptions,
+  ) {
+    this.hostname = options.hostname ?? os.hostname();
+    this.pool = new RunnerPool({ maxRunners: options.parallelism, warm: options.warmRunners, logger: options.logger });
+  }
+
+  freeSlots(): number {
+    return Math.max(0, this.options.parallelism - this.inFlight);
+  }
+
+  onTriesFinished(listener: (tiIds: number[]) => void): void {
+    this.listeners.push(listener);
+  }
+
+  submit(requests: TryRequest[]): void {
+    if (requests.length === 0) return;
+    this.inFlight += requests.length;
+    void this.claimAndRun(requests);
+  }
+
+  private async claimAndRun(requests: TryRequest[]): Promise<void> {
+    let won: TryRequest[];
+    try {
+      won = await claimTries(this.store, this.hostname, requests);
+    } catch (error) {
+      // The tries stay queued; the scheduler resets queued tries nobody claimed.
+      this.options.logger.error({ err: (error as Error).message, tries: requests.length }, "could not claim tries");
+      this.inFlight -= requests.length;
+      return;
+    }
+    this.inFlight -= requests.length - won.length;
+    for (const request of won) {
+      void this.pool.run(request).then((outcome) => this.record({ request, outcome }));
+    }
+  }
+
+  private record(finished: FinishedTry): void {
+    this.finished.push(finished);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // Outcomes that arrive together are written in one transaction.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flushing = this.flushing.then(() => this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.finished;
+    this.finished = [];
+    if (batch.length === 0) return;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await finishTries(this.store, batch);
+        break;
+      } catch (error) {
+        // An outcome is never dropped: keep trying while the DB is away.
+        this.options.logger.error({ err: (error as Error).message, attempt }, "could not record try outcomes; retrying");
+        await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)));
+      }
+    }
+    this.inFlight -= batch.length;
+    const ids = batch.map((f) => f.request.tiId);
+    for (const listener of this.listeners) listener(ids);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+    await this.flushing;
+    await this.flush();
+  }
+}

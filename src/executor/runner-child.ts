@@ -1,0 +1,178 @@
+/**
+ * A runner process: kept warm by the runner pool, it runs one try at a time, sent over IPC, and
+ * answers with the outcome. It leads its own process group, so the pool can kill a try's whole
+ * process tree (bash children included) on timeout; it exits when its parent goes away.
+ */
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { takeRegisteredDags } from "../dag/registry.js";
+import type { Dag, TaskContext, TaskLogger } from "../dag/types.js";
+import { isFailTask, isSkipTask } from "../dag/signals.js";
+import type { FromRunner, ToRunner, TryOutcome, TryRequest } from "./protocol.js";
+
+/** Airflow's BashOperator convention: exit code 99 means "skip this task". */
+const BASH_SKIP_EXIT_CODE = 99;
+
+const modules = new Map<string, Map<string, Dag>>();
+
+function send(message: FromRunner): void {
+  process.send?.(message);
+}
+
+process.on("disconnect", () => {
+  // The executor is gone: take the whole group (running bash commands too) with us.
+  try {
+    process.kill(-process.pid, "SIGKILL");
+  } catch {
+    process.exit(1);
+  }
+});
+
+process.on("message", (message: ToRunner) => {
+  if (message.type !== "run") return;
+  void runTry(message.request).then((outcome) => send({ type: "done", tiId: message.request.tiId, outcome }));
+});
+
+send({ type: "ready" });
+
+async function runTry(request: TryRequest): Promise<TryOutcome> {
+  fs.mkdirSync(path.dirname(request.logPath), { recursive: true });
+  const log = fs.openSync(request.logPath, "a");
+  const write = (line: string) => fs.writeSync(log, line.endsWith("\n") ? line : `${line}\n`);
+  write(
+    `${new Date().toISOString()} INFO starting try ${request.tryNumber} of ${request.dagId}.${request.taskId} ` +
+      `(run ${request.runId}) in runner pid ${process.pid}`,
+  );
+  let outcome: TryOutcome;
+  try {
+    outcome = request.kind === "bash" ? await runBash(request, log) : await runFunction(request, log, write);
+  } catch (error) {
+    outcome = { state: "failed", error: describeError(error) };
+  }
+  const detail = outcome.error ? `: ${outcome.error}` : "";
+  write(`${new Date().toISOString()} ${outcome.state === "failed" ? "ERROR" : "INFO"} try ended: ${outcome.state}${detail}`);
+  fs.closeSync(log);
+  return outcome;
+}
+
+function contextEnv(request: TryRequest): Record<string, string> {
+  return {
+    ALOFT_DAG_ID: request.dagId,
+    ALOFT_TASK_ID: request.taskId,
+    ALOFT_RUN_ID: request.runId,
+    ALOFT_TRY_NUMBER: String(request.tryNumber),
+    ALOFT_LOGICAL_DATE: new Date(request.logicalDate).toISOString(),
+    ALOFT_DS: new Date(request.logicalDate).toISOString().slice(0, 10),
+  };
+}
+
+function runBash(request: TryRequest, log: number): Promise<TryOutcome> {
+  return new Promise((resolve) => {
+    const child = spawn("bash", ["-c", request.command ?? ""], {
+      env: { ...process.env, ...contextEnv(request), ...request.env },
+      stdio: ["ignore", log, log],
+    });
+    child.on("error", (error) => resolve({ state: "failed", error: `could not start bash: ${error.message}` }));
+    child.on("exit", (code, signal) => {
+      if (code === 0) resolve({ state: "success" });
+      else if (code === BASH_SKIP_EXIT_CODE) resolve({ state: "skipped" });
+      else if (signal) resolve({ state: "failed", error: `bash command was killed by ${signal}` });
+      else resolve({ state: "failed", error: `bash command exited with code ${code}` });
+    });
+  });
+}
+
+async function runFunction(request: TryRequest, log: number, write: (line: string) => void): Promise<TryOutcome> {
+  const dag = (await loadDags(request.modulePath)).get(request.dagId);
+  const task = dag?.tasks.get(request.taskId);
+  if (!task?.fn) {
+    return {
+      state: "failed",
+      error: `task ${request.taskId} of DAG ${request.dagId} is not a function task of module ${request.modulePath}`,
+    };
+  }
+  const restoreEnv = applyEnv({ ...contextEnv(request), ...request.env });
+  const restoreOutput = captureOutput(log);
+  try {
+    const result = await task.fn(makeContext(request, write));
+    if (result === undefined) return { state: "success" };
+    try {
+      return { state: "success", resultJson: JSON.stringify(result) };
+    } catch (error) {
+      return { state: "failed", error: `the task's return value cannot be stored as JSON: ${describeError(error)}` };
+    }
+  } catch (error) {
+    if (isSkipTask(error)) return { state: "skipped" };
+    if (isFailTask(error)) return { state: "failed", error: describeError(error), noRetry: true };
+    throw error;
+  } finally {
+    restoreOutput();
+    restoreEnv();
+  }
+}
+
+async function loadDags(modulePath: string): Promise<Map<string, Dag>> {
+  let dags = modules.get(modulePath);
+  if (!dags) {
+    takeRegisteredDags();
+    await import(pathToFileURL(modulePath).href);
+    dags = new Map(takeRegisteredDags().map((d) => [d.dagId, d]));
+    modules.set(modulePath, dags);
+  }
+  return dags;
+}
+
+function makeContext(request: TryRequest, write: (line: string) => void): TaskContext {
+  const line = (level: string) => (message: string, fields?: Record<string, unknown>) =>
+    write(`${new Date().toISOString()} ${level} ${message}${fields ? ` ${JSON.stringify(fields)}` : ""}`);
+  const logger: TaskLogger = { info: line("INFO"), warn: line("WARN"), error: line("ERROR") };
+  const logicalDate = new Date(request.logicalDate);
+  return {
+    dagId: request.dagId,
+    taskId: request.taskId,
+    runId: request.runId,
+    logicalDate,
+    ds: logicalDate.toISOString().slice(0, 10),
+    dataIntervalStart: new Date(request.dataIntervalStart),
+    dataIntervalEnd: new Date(request.dataIntervalEnd),
+    tryNumber: request.tryNumber,
+    params: { ...request.params, ...request.conf },
+    conf: request.conf,
+    log: logger,
+  };
+}
+
+/** Sends what the task prints to its log for the length of the try. */
+function captureOutput(log: number): () => void {
+  const stdout = process.stdout.write.bind(process.stdout);
+  const stderr = process.stderr.write.bind(process.stderr);
+  const toLog = ((chunk: string | Uint8Array) => {
+    if (typeof chunk === "string") fs.writeSync(log, chunk);
+    else fs.writeSync(log, chunk);
+    return true;
+  }) as typeof process.stdout.write;
+  process.stdout.write = toLog;
+  process.stderr.write = toLog;
+  return () => {
+    process.stdout.write = stdout;
+    process.stderr.write = stderr;
+  };
+}
+
+function applyEnv(env: Record<string, string>): () => void {
+  const previous = new Map(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  return () => {
+    for (const [key, value] of previous) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  };
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`;
+  return String(error);
+}

@@ -1,0 +1,180 @@
+/**
+ * A pool of warm runner processes. Starting Node.js costs tens of milliseconds, so tries go to runners
+ * that are already up; the pool keeps `warm` idle ones ready and grows (a few spawns at a time) while
+ * tries wait. A try's timeout kills its runner's whole process group; a runner that died or ran many
+ * tries is replaced, so a crashing or leaking task never harms the process that owns the pool.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import type { Logger } from "../logging.js";
+import { distModule } from "../paths.js";
+import type { FromRunner, ToRunner, TryOutcome, TryRequest } from "./protocol.js";
+
+export interface RunnerPoolOptions {
+  /** Most runner processes at once (one try each). */
+  maxRunners: number;
+  /** Idle runners kept started. */
+  warm: number;
+  logger: Logger;
+  /** Tries a runner runs before it is replaced, to bound what a leaking task can hold. Default 500. */
+  maxTriesPerRunner?: number;
+  /** Idle runners beyond `warm` are stopped after this long. Default 60 s. */
+  idleTimeoutMs?: number;
+  /** After a timeout's SIGTERM, how long before SIGKILL. Default 2 s. */
+  killGraceMs?: number;
+}
+
+const MAX_CONCURRENT_SPAWNS = 2;
+
+interface Runner {
+  child: ChildProcess;
+  ready: boolean;
+  busy: boolean;
+  tries: number;
+  idleSince: number;
+  current?: { request: TryRequest; resolve: (o: TryOutcome) => void; timer?: NodeJS.Timeout; timedOut?: string };
+}
+
+interface Waiting {
+  request: TryRequest;
+  resolve: (o: TryOutcome) => void;
+}
+
+export class RunnerPool {
+  private readonly runners = new Set<Runner>();
+  private readonly waiting: Waiting[] = [];
+  private spawning = 0;
+  private closed = false;
+  private readonly reaper: NodeJS.Timeout;
+
+  constructor(private readonly options: RunnerPoolOptions) {
+    for (let i = 0; i < options.warm; i++) this.spawn();
+    this.reaper = setInterval(() => this.reapIdle(), 5_000).unref();
+  }
+
+  /** Runs one try on a runner and resolves with its outcome (never rejects). */
+  run(request: TryRequest): Promise<TryOutcome> {
+    if (this.closed) return Promise.resolve({ state: "failed", error: "the runner pool is shut down" });
+    return new Promise((resolve) => {
+      this.waiting.push({ request, resolve });
+      this.dispatch();
+    });
+  }
+
+  get size(): number {
+    return this.runners.size;
+  }
+
+  /** Stops every runner; tries still running end as failed. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.reaper);
+    for (const w of this.waiting.splice(0)) w.resolve({ state: "failed", error: "the executor shut down before the try started" });
+    const exits = [...this.runners].map(
+      (r) => new Promise<void>((resolve) => (r.child.exitCode !== null ? resolve() : r.child.once("exit", () => resolve()))),
+    );
+    for (const runner of this.runners) this.killGroup(runner, "SIGKILL");
+    await Promise.all(exits);
+  }
+
+  private dispatch(): void {
+    while (this.waiting.length > 0) {
+      const runner = [...this.runners].find((r) => r.ready && !r.busy);
+      if (!runner) break;
+      this.start(runner, this.waiting.shift()!);
+    }
+    const idleOrStarting = [...this.runners].filter((r) => !r.busy).length;
+    let shortfall = this.waiting.length + this.options.warm - idleOrStarting;
+    while (shortfall-- > 0 && this.spawning < MAX_CONCURRENT_SPAWNS && this.runners.size < this.options.maxRunners + this.options.warm) {
+      this.spawn();
+    }
+  }
+
+  private start(runner: Runner, work: Waiting): void {
+    runner.busy = true;
+    runner.tries++;
+    runner.current = { ...work };
+    const timeoutMs = work.request.executionTimeoutMs;
+    if (timeoutMs !== null && timeoutMs > 0) {
+      runner.current.timer = setTimeout(() => this.timeOut(runner, timeoutMs), timeoutMs);
+    }
+    const message: ToRunner = { type: "run", request: work.request };
+    runner.child.send(message);
+  }
+
+  private timeOut(runner: Runner, timeoutMs: number): void {
+    if (!runner.current) return;
+    runner.current.timedOut = `execution timeout: the try ran longer than ${timeoutMs} ms; its process tree was killed`;
+    this.killGroup(runner, "SIGTERM");
+    setTimeout(() => this.killGroup(runner, "SIGKILL"), this.options.killGraceMs ?? 2_000).unref();
+  }
+
+  private spawn(): void {
+    this.spawning++;
+    const child = fork(distModule("executor/runner-child.js"), [], {
+      // Its own process group, so a timeout can kill the try's whole tree.
+      detached: true,
+      execArgv: [],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    const runner: Runner = { child, ready: false, busy: false, tries: 0, idleSince: Date.now() };
+    this.runners.add(runner);
+    child.on("message", (message: FromRunner) => this.onMessage(runner, message));
+    child.on("exit", (code, signal) => this.onExit(runner, code, signal));
+    child.on("error", (error) => this.options.logger.error({ err: error.message }, "runner process error"));
+  }
+
+  private onMessage(runner: Runner, message: FromRunner): void {
+    if (message.type === "ready") {
+      runner.ready = true;
+      runner.idleSince = Date.now();
+      this.spawning--;
+      this.dispatch();
+      return;
+    }
+    if (message.type !== "done" || !runner.current) return;
+    const { resolve, timer, timedOut } = runner.current;
+    if (timer) clearTimeout(timer);
+    runner.current = undefined;
+    runner.busy = false;
+    runner.idleSince = Date.now();
+    resolve(timedOut ? { state: "failed", error: timedOut } : message.outcome);
+    if (runner.tries >= (this.options.maxTriesPerRunner ?? 500)) this.retire(runner);
+    this.dispatch();
+  }
+
+  private onExit(runner: Runner, code: number | null, signal: NodeJS.Signals | null): void {
+    this.runners.delete(runner);
+    if (!runner.ready) this.spawning--;
+    if (runner.current) {
+      const { resolve, timer, timedOut } = runner.current;
+      if (timer) clearTimeout(timer);
+      runner.current = undefined;
+      const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      resolve({ state: "failed", error: timedOut ?? `the runner process running the try ${how}` });
+    }
+    if (!this.closed) this.dispatch();
+  }
+
+  private retire(runner: Runner): void {
+    this.runners.delete(runner);
+    this.killGroup(runner, "SIGTERM");
+  }
+
+  private reapIdle(): void {
+    const idle = [...this.runners].filter((r) => r.ready && !r.busy);
+    const timeout = this.options.idleTimeoutMs ?? 60_000;
+    for (const runner of idle.slice(this.options.warm)) {
+      if (Date.now() - runner.idleSince > timeout) this.retire(runner);
+    }
+  }
+
+  private killGroup(runner: Runner, signal: NodeJS.Signals): void {
+    const pid = runner.child.pid;
+    if (pid === undefined || runner.child.exitCode !== null || runner.child.signalCode !== null) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      runner.child.kill(signal);
+    }
+  }
+}

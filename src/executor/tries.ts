@@ -1,0 +1,151 @@
+/**
+ * Claiming and finishing task tries in the DB. The claim, a conditional update from queued to running
+ * for an exact (task instance, try number) plus the insert of the try's row, is what makes each try
+ * run at most once: a second claim of the same try finds nothing to update and loses.
+ * Both operations take batches, so a busy executor pays a few statements per batch, not per try.
+ */
+import type { Kysely, Transaction } from "kysely";
+import type { Store } from "../store/db.js";
+import type { Database, TaskState } from "../store/schema.js";
+import { chunks, groupBy } from "../util/chunks.js";
+import type { TryOutcome, TryRequest } from "./protocol.js";
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+class ClaimContended extends Error {}
+
+/** Claims the tries for this host; returns the ones this call won. */
+export async function claimTries(store: Store, hostname: string, requests: TryRequest[]): Promise<TryRequest[]> {
+  if (requests.length === 0) return [];
+  try {
+    await store.transaction((trx) => claimAll(trx, hostname, requests));
+    return requests;
+  } catch (error) {
+    if (!(error instanceof ClaimContended)) throw error;
+  }
+  // Someone else claimed part of the batch: claim one by one to learn which are ours.
+  const won: TryRequest[] = [];
+  for (const request of requests) {
+    try {
+      await store.transaction((trx) => claimAll(trx, hostname, [request]));
+      won.push(request);
+    } catch (error) {
+      if (!(error instanceof ClaimContended)) throw error;
+    }
+  }
+  return won;
+}
+
+async function claimAll(trx: Db, hostname: string, requests: TryRequest[]): Promise<void> {
+  const now = Date.now();
+  let claimed = 0;
+  for (const [, group] of groupBy(requests, (r) => String(r.tryNumber))) {
+    for (const part of chunks(group)) {
+      const result = await trx
+        .updateTable("task_instance")
+        .set({ state: "running", start_date: now, end_date: null, duration_ms: null, hostname, updated_at: now })
+        .where("id", "in", part.map((r) => r.tiId))
+        .where("try_number", "=", part[0]!.tryNumber)
+        .where("state", "=", "queued")
+        .executeTakeFirst();
+      claimed += Number(result.numUpdatedRows);
+    }
+  }
+  if (claimed !== requests.length) throw new ClaimContended();
+  for (const part of chunks(requests, 500)) {
+    await trx
+      .insertInto("task_try")
+      .values(
+        part.map((r) => ({
+          ti_id: r.tiId,
+          try_number: r.tryNumber,
+          dag_id: r.dagId,
+          run_id: r.runId,
+          task_id: r.taskId,
+          map_index: r.mapIndex,
+          state: "running" as const,
+          hostname,
+          pid: null,
+          start_date: now,
+          end_date: null,
+          duration_ms: null,
+          log_path: r.logPath,
+        })),
+      )
+      .execute();
+    // A new try starts with no XCom of its own (Airflow clears them too).
+    await trx.deleteFrom("xcom").where("ti_id", "in", part.map((r) => r.tiId)).execute();
+  }
+}
+
+export interface FinishedTry {
+  request: TryRequest;
+  outcome: TryOutcome;
+}
+
+/** The state a try's outcome leaves its task instance in. */
+export function finalState(request: TryRequest, outcome: TryOutcome): TaskState {
+  if (outcome.state !== "failed") return outcome.state;
+  const retriesLeft = request.tryNumber <= request.maxTries;
+  return retriesLeft && !outcome.noRetry ? "up_for_retry" : "failed";
+}
+
+/** Records the outcomes of running tries; an outcome for a try that is no longer running is ignored. */
+export async function finishTries(store: Store, finished: FinishedTry[]): Promise<void> {
+  if (finished.length === 0) return;
+  const now = Date.now();
+  await store.transaction(async (trx) => {
+    const groups = groupBy(finished, (f) => {
+      const state = finalState(f.request, f.outcome);
+      const delay = state === "up_for_retry" ? f.request.retryDelayMs : 0;
+      return `${state}|${f.request.tryNumber}|${delay}`;
+    });
+    for (const [key, group] of groups) {
+      const [state, tryNumber, delay] = key.split("|") as [TaskState, string, string];
+      for (const part of chunks(group)) {
+        const ids = part.map((f) => f.request.tiId);
+        await trx
+          .updateTable("task_instance")
+          .set((eb) => ({
+            state,
+            end_date: now,
+            duration_ms: eb(eb.val(now), "-", eb.ref("start_date")),
+            next_try_at: state === "up_for_retry" ? now + Number(delay) : null,
+            updated_at: now,
+          }))
+          .where("id", "in", ids)
+          .where("try_number", "=", Number(tryNumber))
+          .where("state", "=", "running")
+          .execute();
+        await trx
+          .updateTable("task_try")
+          .set((eb) => ({
+            state: state === "up_for_retry" ? "failed" : state,
+            end_date: now,
+            duration_ms: eb(eb.val(now), "-", eb.ref("start_date")),
+          }))
+          .where("ti_id", "in", ids)
+          .where("try_number", "=", Number(tryNumber))
+          .execute();
+      }
+    }
+    const results = finished.filter((f) => f.outcome.state === "success" && f.outcome.resultJson !== undefined);
+    for (const part of chunks(results, 500)) {
+      await trx
+        .insertInto("xcom")
+        .values(
+          part.map((f) => ({
+            ti_id: f.request.tiId,
+            key: "return_value",
+            dag_id: f.request.dagId,
+            run_id: f.request.runId,
+            task_id: f.request.taskId,
+            map_index: f.request.mapIndex,
+            value: f.outcome.resultJson!,
+            created_at: now,
+          })),
+        )
+        .execute();
+    }
+  });
+}

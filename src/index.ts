@@ -1,0 +1,15 @@
+/** The authoring API DAG files import: `import { dag, task, bash } from "aloft"`. */
+export { dag, task, bash, chain } from "./dag/builder.js";
+export { SkipTask, FailTask } from "./dag/signals.js";
+export { TRIGGER_RULES } from "./dag/types.js";
+export type {
+  Dag,
+  DagOptions,
+  Duration,
+  TaskContext,
+  TaskFunction,
+  TaskLogger,
+  TaskOptions,
+  TaskRef,
+  TriggerRule,
+} from "./dag/types.js";

@@ -1,0 +1,43 @@
+/**
+ * The parsing child: compiles and imports DAG files one at a time and reports each as it goes, so
+ * that the parent can kill it over a file that hangs and still keep what was parsed before.
+ */
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { takeRegisteredDags } from "../dag/registry.js";
+import { compileDagFile, describeBuildError } from "./compile.js";
+import type { FromParser, ParseJob, ParsedFile } from "./protocol.js";
+
+function send(message: FromParser): Promise<void> {
+  return new Promise((resolve) => process.send!(message, () => resolve()));
+}
+
+process.on("disconnect", () => process.exit(0));
+
+process.once("message", async (job: ParseJob) => {
+  for (const file of job.files) {
+    await send({ type: "started", file });
+    await send({ type: "parsed", result: await parseFile(file, job.outDir) });
+  }
+  await send({ type: "finished" });
+  process.exit(0);
+});
+
+async function parseFile(file: string, outDir: string): Promise<ParsedFile> {
+  let compiled;
+  try {
+    compiled = await compileDagFile(file, outDir);
+  } catch (error) {
+    return { file, ok: false, error: `cannot compile: ${describeBuildError(error)}` };
+  }
+  takeRegisteredDags();
+  try {
+    await import(pathToFileURL(compiled.modulePath).href);
+    const dags = takeRegisteredDags().map((d) => d.serialize(path.resolve(file)));
+    return { file, ok: true, dags, modulePath: compiled.modulePath };
+  } catch (error) {
+    takeRegisteredDags();
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    return { file, ok: false, error: message };
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The scheduler lease and epoch fencing. Every scheduling transaction runs through `fenced()`, which
+ * reads the lease row under a shared lock and aborts when this scheduler's epoch is no longer the
+ * current one. A new leader must bump the epoch with an exclusive update, which waits for the old
+ * leader's open transactions and makes every later one of them fail: a deposed scheduler cannot commit.
+ *
+ * Standalone takes the lease unconditionally at start; the HA controller (a later issue) elects
+ * through the same row.
+ */
+import { sql, type Kysely, type Transaction } from "kysely";
+import { StaleEpochError } from "../errors.js";
+import type { Store } from "../store/db.js";
+import type { Database } from "../store/schema.js";
+
+export const SCHEDULER_LEASE = "scheduler";
+
+export interface LeaseHandle {
+  holder: string;
+  epoch: number;
+}
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** Takes the lease for `holder`, growing the epoch, and returns the new epoch. */
+export async function takeLease(store: Store, holder: string, durationMs: number): Promise<LeaseHandle> {
+  return store.transaction(async (trx) => {
+    const now = await dbNow(store, trx);
+    const current = await trx
+      .selectFrom("scheduler_lease")
+      .select("epoch")
+      .where("name", "=", SCHEDULER_LEASE)
+      .executeTakeFirst();
+    const epoch = (current?.epoch ?? 0) + 1;
+    if (current) {
+      await trx
+        .updateTable("scheduler_lease")
+        .set({ holder, epoch, expires_at: now + durationMs, renewed_at: now })
+        .where("name", "=", SCHEDULER_LEASE)
+        .execute();
+    } else {
+      await trx
+        .insertInto("scheduler_lease")
+        .values({ name: SCHEDULER_LEASE, holder, epoch, expires_at: now + durationMs, renewed_at: now })
+        .execute();
+    }
+    return { holder, epoch };
+  });
+}
+
+/** Extends the lease while it is still ours; false when another holder took it. */
+export async function renewLease(store: Store, lease: LeaseHandle, durationMs: number): Promise<boolean> {
+  const result = await store.db
+    .updateTable("scheduler_lease")
+    .set({ expires_at: sql<number>`${store.nowMs()} + ${durationMs}`, renewed_at: store.nowMs() })
+    .where("name", "=", SCHEDULER_LEASE)
+    .where("epoch", "=", lease.epoch)
+    .where("holder", "=", lease.holder)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** Runs `fn` in a write transaction that commits only while `lease` is the current epoch. */
+export async function fenced<T>(store: Store, lease: LeaseHandle, fn: (trx: Db) => Promise<T>): Promise<T> {
+  return store.transaction(async (trx) => {
+    const epoch = await readEpochShared(store, trx);
+    if (epoch !== lease.epoch) throw new StaleEpochError(lease.epoch, epoch);
+    return fn(trx);
+  });
+}
+
+async function readEpochShared(store: Store, trx: Db): Promise<number | null> {
+  const lock =
+    store.name === "postgres" ? sql`for share` : store.name === "mysql" ? sql`lock in share mode` : sql``;
+  const result = await sql<{ epoch: number }>`select epoch from scheduler_lease where name = ${SCHEDULER_LEASE} ${lock}`.execute(
+    trx,
+  );
+  const row = result.rows[0];
+  return row ? Number(row.epoch) : null;
+}
+
+export async function dbNow(store: Store, db: Db = store.db): Promise<number> {
+  const row = await db.selectNoFrom(store.nowMs().as("now")).executeTakeFirstOrThrow();
+  return Number(row.now);
+}

@@ -1,0 +1,58 @@
+/**
+ * Tries left behind by a scheduler process that stopped without finishing them. A queued try was never
+ * claimed, so it goes back to scheduled with its try number; a running try's runner died with that
+ * process, so the try counts as failed (retried if retries are left), with the reason in its log.
+ */
+import fs from "node:fs";
+import type { TryRequest } from "../executor/protocol.js";
+import { finishTries } from "../executor/tries.js";
+import type { Logger } from "../logging.js";
+import type { Store } from "../store/db.js";
+import type { DagCache } from "./dag-cache.js";
+import { fenced, type LeaseHandle } from "./lease.js";
+
+const ORPHANED = "orphaned: the scheduler process that ran this try stopped before it finished";
+
+export async function resetOrphanedTries(store: Store, lease: LeaseHandle, cache: DagCache, logger: Logger): Promise<void> {
+  const now = Date.now();
+  const requeued = await fenced(store, lease, async (trx) => {
+    const result = await trx
+      .updateTable("task_instance")
+      .set((eb) => ({ state: "scheduled", try_number: eb("try_number", "-", 1), queued_at: null, updated_at: now }))
+      .where("state", "=", "queued")
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  });
+  const running = await store.db
+    .selectFrom("task_instance as ti")
+    .innerJoin("task_try as t", (j) => j.onRef("t.ti_id", "=", "ti.id").onRef("t.try_number", "=", "ti.try_number"))
+    .select(["ti.id", "ti.dag_run_id", "ti.dag_id", "ti.run_id", "ti.task_id", "ti.map_index", "ti.try_number", "t.log_path"])
+    .where("ti.state", "=", "running")
+    .execute();
+  const dags = await cache.load(running.map((r) => r.dag_id));
+  const finished = running.map((ti) => {
+    const task = dags.get(ti.dag_id)?.tasks.get(ti.task_id);
+    const request = {
+      tiId: ti.id,
+      dagRunId: ti.dag_run_id,
+      dagId: ti.dag_id,
+      runId: ti.run_id,
+      taskId: ti.task_id,
+      mapIndex: ti.map_index,
+      tryNumber: ti.try_number,
+      maxTries: task?.retries ?? 0,
+      retryDelayMs: task?.retryDelayMs ?? 0,
+      logPath: ti.log_path,
+    } as TryRequest;
+    try {
+      fs.appendFileSync(ti.log_path, `${new Date(now).toISOString()} ERROR ${ORPHANED}\n`);
+    } catch {
+      // The log folder may be gone; the state still records the failure.
+    }
+    return { request, outcome: { state: "failed" as const, error: ORPHANED } };
+  });
+  await finishTries(store, finished);
+  if (requeued + finished.length > 0) {
+    logger.warn({ requeued, failed: finished.length }, "reset tries orphaned by a previous scheduler process");
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * The scheduling loop. It runs when something happened (a try ended, a run was triggered) and at
+ * least every `tickMs`: create runs that are due, start queued runs, move task instances on by their
+ * trigger rules, finish runs, and hand ready tries to the executor. Every write it makes is a fenced
+ * transaction (see lease.ts), so a scheduler that lost its lease stops instead of committing.
+ */
+import { EventEmitter } from "node:events";
+import { StaleEpochError } from "../errors.js";
+import type { Executor } from "../executor/local.js";
+import type { Logger } from "../logging.js";
+import type { Store } from "../store/db.js";
+import { chunks } from "../util/chunks.js";
+import { DagCache } from "./dag-cache.js";
+import { fenced, type LeaseHandle } from "./lease.js";
+import { createScheduledRuns, startQueuedRuns } from "./runs.js";
+import { evaluateRun, type TiStateRow } from "./task-evaluation.js";
+import { queueScheduledTasks } from "./task-queueing.js";
+
+export interface SchedulerOptions {
+  store: Store;
+  lease: LeaseHandle;
+  executor: Executor;
+  logger: Logger;
+  logsFolder: string;
+  /** Longest pause between two passes of the loop. Default 1000 ms. */
+  tickMs?: number;
+}
+
+export interface SchedulerEvents {
+  /** A DAG run reached success or failed. */
+  runFinished: [runId: number, state: "success" | "failed"];
+  /** Another scheduler holds a newer lease: this one stopped. */
+  deposed: [error: StaleEpochError];
+}
+
+export class Scheduler extends EventEmitter<SchedulerEvents> {
+  private readonly cache: DagCache;
+  private readonly dirtyRuns = new Set<number>();
+  private readonly runOfTi = new Map<number, number>();
+  private allRunsDirty = true;
+  private wakeScheduled = false;
+  private passRunning = false;
+  private passRequested = false;
+  private stopped = false;
+  private timer?: NodeJS.Timeout;
+  private idle: Promise<void> = Promise.resolve();
+  private consecutiveErrors = 0;
+
+  constructor(private readonly options: SchedulerOptions) {
+    super();
+    this.cache = new DagCache(options.store);
+    options.executor.onTriesFinished((tiIds) => {
+      for (const id of tiIds) {
+        const run = this.runOfTi.get(id);
+        this.runOfTi.delete(id);
+        if (run !== undefined) this.dirtyRuns.add(run);
+      }
+      this.wake();
+    });
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.allRunsDirty = true;
+      this.wake();
+    }, this.options.tickMs ?? 1_000);
+    this.wake();
+  }
+
+  /** Runs a pass of the loop soon; calls made together share one pass. */
+  wake(): void {
+    if (this.stopped || this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      void this.runPass();
+    });
+  }
+
+  /** Stops the loop after the pass in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.idle;
+  }
+
+  private async runPass(): Promise<void> {
+    if (this.passRunning) {
+      this.passRequested = true;
+      return;
+    }
+    this.passRunning = true;
+    let finish!: () => void;
+    this.idle = new Promise((r) => (finish = r));
+    try {
+      do {
+        this.passRequested = false;
+        await this.pass();
+        this.consecutiveErrors = 0;
+      } while (this.passRequested && !this.stopped);
+    } catch (error) {
+      if (error instanceof StaleEpochError) {
+        this.options.logger.error({ err: error.message }, "scheduler deposed; stopping");
+        this.stopped = true;
+        if (this.timer) clearInterval(this.timer);
+        this.emit("deposed", error);
+      } else {
+        this.consecutiveErrors++;
+        this.allRunsDirty = true;
+        this.options.logger.error(
+          { err: (error as Error).message, consecutive: this.consecutiveErrors },
+          "scheduling pass failed; trying again at the next tick",
+        );
+      }
+    } finally {
+      this.passRunning = false;
+      finish();
+    }
+  }
+
+  private async pass(): Promise<void> {
+    const { store, lease } = this.options;
+    const now = Date.now();
+    await createScheduledRuns(store, lease, this.cache, now);
+    for (const id of await startQueuedRuns(store, lease, this.cache, now)) this.dirtyRuns.add(id);
+    await this.evaluateRuns(now);
+    const requests = await queueScheduledTasks(
+      { store, lease, cache: this.cache, logsFolder: this.options.logsFolder, logger: this.options.logger },
+      this.options.executor.freeSlots(),
+      now,
+    );
+    if (requests.length > 0) {
+      for (const r of requests) this.runOfTi.set(r.tiId, r.dagRunId);
+      this.options.executor.submit(requests);
+    }
+  }
+
+  private async evaluateRuns(now: number): Promise<void> {
+    const { store, lease } = this.options;
+    let runIds: number[];
+    if (this.allRunsDirty) {
+      this.allRunsDirty = false;
+      this.dirtyRuns.clear();
+      const running = await store.db.selectFrom("dag_run").select("id").where("state", "=", "running").execute();
+      runIds = running.map((r) => r.id);
+    } else {
+      runIds = [...this.dirtyRuns];
+      this.dirtyRuns.clear();
+    }
+    for (const part of chunks(runIds, 200)) {
+      const runs = await store.db
+        .selectFrom("dag_run")
+        .select(["id", "dag_id", "state"])
+        .where("id", "in", part)
+        .where("state", "=", "running")
+        .execute();
+      if (runs.length === 0) continue;
+      const tis = await store.db
+        .selectFrom("task_instance")
+        .select(["id", "dag_run_id", "task_id", "state", "next_try_at"])
+        .where("dag_run_id", "in", runs.map((r) => r.id))
+        .execute();
+      const tisByRun = new Map<number, TiStateRow[]>();
+      for (const ti of tis) {
+        const list = tisByRun.get(ti.dag_run_id) ?? [];
+        list.push(ti);
+        tisByRun.set(ti.dag_run_id, list);
+      }
+      const dags = await this.cache.load(runs.map((r) => r.dag_id));
+      const finished: Array<[number, "success" | "failed"]> = [];
+      await fenced(store, lease, async (trx) => {
+        for (const run of runs) {
+          const cached = dags.get(run.dag_id);
+          if (!cached || cached.isPaused) continue;
+          const evaluation = evaluateRun(cached.dag, tisByRun.get(run.id) ?? [], now);
+          for (const [state, ids] of evaluation.fromNone) {
+            const finishedNow = state !== "scheduled";
+            for (const idPart of chunks(ids)) {
+              await trx
+                .updateTable("task_instance")
+                .set({
+                  state,
+                  updated_at: now,
+                  ...(finishedNow ? { start_date: now, end_date: now, duration_ms: 0 } : {}),
+                })
+                .where("id", "in", idPart)
+                .where("state", "is", null)
+                .execute();
+            }
+          }
+          if (evaluation.retriesDue.length > 0) {
+            await trx
+              .updateTable("task_instance")
+              .set({ state: "scheduled", next_try_at: null, updated_at: now })
+              .where("id", "in", evaluation.retriesDue)
+              .where("state", "=", "up_for_retry")
+              .execute();
+          }
+          if (evaluation.runState) {
+            await trx
+              .updateTable("dag_run")
+              .set({ state: evaluation.runState, end_date: now })
+              .where("id", "=", run.id)
+              .where("state", "=", "running")
+              .execute();
+            finished.push([run.id, evaluation.runState]);
+          }
+        }
+      });
+      for (const [id, state] of finished) {
+        this.options.logger.info({ dag_run_id: id, state }, "DAG run finished");
+        this.emit("runFinished", id, state);
+      }
+    }
+  }
+}

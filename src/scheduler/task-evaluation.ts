@@ -1,0 +1,77 @@
+/**
+ * Decides, for one DAG run, which task instances move on: tasks whose trigger rule passes become
+ * scheduled, tasks whose rule can never pass become skipped or upstream_failed (cascading in the same
+ * pass), retries whose delay is over are scheduled again; and once every task is finished, the run's
+ * own state. Pure: it reads states and returns changes.
+ */
+import type { SerializedDag } from "../dag/types.js";
+import { TERMINAL_TASK_STATES, type DagRunState, type TaskState } from "../store/schema.js";
+import { countUpstream, evaluateTriggerRule } from "./trigger-rules.js";
+
+export interface TiStateRow {
+  id: number;
+  task_id: string;
+  state: TaskState | null;
+  next_try_at: number | null;
+}
+
+export interface RunEvaluation {
+  /** New state → ids of task instances to move there (from none, or from up_for_retry for "scheduled"). */
+  fromNone: Map<"scheduled" | "skipped" | "upstream_failed", number[]>;
+  retriesDue: number[];
+  /** Set when every task has finished. */
+  runState?: Extract<DagRunState, "success" | "failed">;
+}
+
+export function evaluateRun(dag: SerializedDag, tis: TiStateRow[], now: number): RunEvaluation {
+  const byTask = new Map(tis.map((ti) => [ti.task_id, ti]));
+  const state = new Map<string, TaskState | null>(tis.map((ti) => [ti.task_id, ti.state]));
+  const result: RunEvaluation = { fromNone: new Map(), retriesDue: [] };
+
+  // Topological order lets a skip or upstream_failed cascade to the end of the DAG in one pass.
+  for (const task of dag.tasks) {
+    const ti = byTask.get(task.taskId);
+    if (!ti) continue;
+    if (ti.state === "up_for_retry" && ti.next_try_at !== null && ti.next_try_at <= now) {
+      result.retriesDue.push(ti.id);
+      continue;
+    }
+    if (ti.state !== null) continue;
+    const decision = evaluateTriggerRule(task.triggerRule, countUpstream(task.upstream.map((u) => state.get(u) ?? null)));
+    if (decision.kind === "wait") continue;
+    const next = decision.kind === "run" ? "scheduled" : decision.state;
+    state.set(task.taskId, next);
+    const ids = result.fromNone.get(next) ?? [];
+    ids.push(ti.id);
+    result.fromNone.set(next, ids);
+  }
+
+  const allDone = tis.every((ti) => TERMINAL_TASK_STATES.includes(state.get(ti.task_id) as TaskState));
+  if (allDone) {
+    const leaves = dag.tasks.filter((t) => t.downstream.length === 0);
+    const leafFailed = leaves.some((t) => ["failed", "upstream_failed"].includes(state.get(t.taskId) ?? ""));
+    result.runState = leafFailed ? "failed" : "success";
+  }
+  return result;
+}
+
+/** Airflow's default weight rule (downstream): a task's weight plus that of everything after it. */
+export function downstreamWeights(dag: SerializedDag): Map<string, number> {
+  const tasks = new Map(dag.tasks.map((t) => [t.taskId, t]));
+  const descendants = new Map<string, Set<string>>();
+  for (const task of [...dag.tasks].reverse()) {
+    const set = new Set<string>();
+    for (const d of task.downstream) {
+      set.add(d);
+      for (const dd of descendants.get(d) ?? []) set.add(dd);
+    }
+    descendants.set(task.taskId, set);
+  }
+  const weights = new Map<string, number>();
+  for (const task of dag.tasks) {
+    let total = task.priorityWeight;
+    for (const d of descendants.get(task.taskId) ?? []) total += tasks.get(d)?.priorityWeight ?? 0;
+    weights.set(task.taskId, total);
+  }
+  return weights;
+}
