@@ -5,6 +5,7 @@
  * tries is replaced, so a crashing or leaking task never harms the process that owns the pool.
  */
 import { fork, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
 import type { Logger } from "../logging.js";
 import { distModule } from "../paths.js";
 import type { FromRunner, ToRunner, TryOutcome, TryRequest } from "./protocol.js";
@@ -132,12 +133,12 @@ export class RunnerPool {
       return;
     }
     if (message.type !== "done" || !runner.current) return;
-    const { resolve, timer, timedOut } = runner.current;
+    const { request, resolve, timer, timedOut } = runner.current;
     if (timer) clearTimeout(timer);
     runner.current = undefined;
     runner.busy = false;
     runner.idleSince = Date.now();
-    resolve(timedOut ? { state: "failed", error: timedOut } : message.outcome);
+    resolve(timedOut ? failedByPool(request, timedOut) : message.outcome);
     if (runner.tries >= (this.options.maxTriesPerRunner ?? 500)) this.retire(runner);
     this.dispatch();
   }
@@ -146,11 +147,11 @@ export class RunnerPool {
     this.runners.delete(runner);
     if (!runner.ready) this.spawning--;
     if (runner.current) {
-      const { resolve, timer, timedOut } = runner.current;
+      const { request, resolve, timer, timedOut } = runner.current;
       if (timer) clearTimeout(timer);
       runner.current = undefined;
       const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-      resolve({ state: "failed", error: timedOut ?? `the runner process running the try ${how}` });
+      resolve(failedByPool(request, timedOut ?? `the runner process running the try ${how}`));
     }
     if (!this.closed) this.dispatch();
   }
@@ -177,4 +178,14 @@ export class RunnerPool {
       runner.child.kill(signal);
     }
   }
+}
+
+/** A failure the runner could not report itself (it was killed or died): the pool writes it to the try's log. */
+function failedByPool(request: TryRequest, error: string): TryOutcome {
+  try {
+    fs.appendFileSync(request.logPath, `${new Date().toISOString()} ERROR try ended: failed: ${error}\n`);
+  } catch {
+    // No log folder (the try never started writing); the state still carries the reason.
+  }
+  return { state: "failed", error };
 }

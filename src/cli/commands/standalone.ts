@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { startEngine } from "../../engine.js";
 import { createLogger } from "../../logging.js";
+import { listDagFiles } from "../../processor/parse.js";
 import { createHttpServer } from "../../server/http.js";
 import { openStore } from "../../store/db.js";
 import { migrate } from "../../store/migrate.js";
@@ -18,6 +19,7 @@ export function registerStandaloneCommand(program: Command): void {
   ).action(async (flags: GlobalFlags & { dags?: string; port?: string }) => {
     const { config } = resolveConfig(flags, { dagsFolder: flags.dags, port: flags.port });
     const logger = createLogger(config.logLevel, "standalone");
+    listDagFiles(config.dagsFolder); // a missing folder is a usage error before anything is stored
     const store = await openStore(config.databaseUrl);
     const migrated = await migrate(store);
     if (migrated.applied.length > 0) logger.info({ applied: migrated.applied }, "applied migrations");
