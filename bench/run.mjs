@@ -151,60 +151,95 @@ function killAllNow() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Memory: /proc sampling of the standalone process and its runner children
+// Resources: /proc sampling of the standalone process, its runner children and the machine
 
-function procStatusKb(pid, field) {
+const CLOCK_TICKS_PER_S = 100; // USER_HZ: 100 on every Linux this runs on
+
+function readProc(pid, file) {
   try {
-    const match = fs.readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
-    return match ? Number(match[1]) : 0;
+    return fs.readFileSync(`/proc/${pid}/${file}`, "utf8");
   } catch {
-    return 0; // the process is gone
+    return null; // the process is gone
   }
 }
 
-/** Pids of the direct children of `pid` (runners are forked by the standalone process). */
-function childPids(pid) {
-  const out = [];
-  for (const entry of fs.readdirSync(`/proc/${pid}/task`, { withFileTypes: true })) {
+function statusKb(pid, field) {
+  const match = readProc(pid, "status")?.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
+  return match ? Number(match[1]) : 0;
+}
+
+/** utime + stime of a process, in clock ticks (null when it is gone). */
+function cpuTicks(pid) {
+  const stat = readProc(pid, "stat");
+  if (!stat) return null;
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/** Busy clock ticks of the whole machine, all cores. */
+function machineBusyTicks() {
+  const [, ...values] = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = values;
+  return user + nice + system + irq + softirq + steal;
+}
+
+/** Pids of the runner processes forked by `pid`. */
+function runnerPids(pid) {
+  const tasks = (() => {
     try {
-      const text = fs.readFileSync(`/proc/${pid}/task/${entry.name}/children`, "utf8").trim();
-      if (text) out.push(...text.split(/\s+/).map(Number));
+      return fs.readdirSync(`/proc/${pid}/task`);
     } catch {
-      // thread ended
+      return [];
     }
-  }
-  return out;
+  })();
+  const children = tasks.flatMap((tid) => (readProc(pid, `task/${tid}/children`) ?? "").trim().split(/\s+/).filter(Boolean));
+  return children.map(Number).filter((child) => readProc(child, "cmdline")?.includes("runner-child.js"));
 }
 
-function isRunner(pid) {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("runner-child.js");
-  } catch {
-    return false;
-  }
-}
-
-/** Samples RSS every RSS_SAMPLE_MS until stopped; stop() returns the peaks in MB. */
-function startRssSampler(pid) {
+/**
+ * Samples memory and CPU every RSS_SAMPLE_MS until stopped. stop() returns peak RSS (MB) of the
+ * standalone process and summed over its runners, and CPU seconds used since the start by the
+ * standalone process, by its runners (new ones count from their birth) and by the whole machine.
+ */
+function startMonitor(pid) {
+  const started = Date.now();
+  const machineStart = machineBusyTicks();
+  const mainStart = cpuTicks(pid) ?? 0;
+  const runnerStart = new Map(runnerPids(pid).map((r) => [r, cpuTicks(r) ?? 0]));
+  const runnerLast = new Map(runnerStart);
   const peak = { mainRssMb: 0, runnersRssMb: 0, runners: 0 };
-  const timer = setInterval(() => {
-    peak.mainRssMb = Math.max(peak.mainRssMb, procStatusKb(pid, "VmRSS") / 1024);
-    let runners = 0;
-    let summed = 0;
-    try {
-      for (const child of childPids(pid).filter(isRunner)) {
-        runners++;
-        summed += procStatusKb(child, "VmRSS");
-      }
-    } catch {
-      return; // the standalone process is gone
+  let mainLast = mainStart;
+
+  const sample = () => {
+    peak.mainRssMb = Math.max(peak.mainRssMb, statusKb(pid, "VmRSS") / 1024);
+    mainLast = cpuTicks(pid) ?? mainLast;
+    const runners = runnerPids(pid);
+    let summedKb = 0;
+    for (const runner of runners) {
+      summedKb += statusKb(runner, "VmRSS");
+      runnerLast.set(runner, cpuTicks(runner) ?? runnerLast.get(runner) ?? 0);
     }
-    peak.runnersRssMb = Math.max(peak.runnersRssMb, summed / 1024);
-    peak.runners = Math.max(peak.runners, runners);
-  }, RSS_SAMPLE_MS);
+    peak.runnersRssMb = Math.max(peak.runnersRssMb, summedKb / 1024);
+    peak.runners = Math.max(peak.runners, runners.length);
+  };
+  const timer = setInterval(sample, RSS_SAMPLE_MS);
+
   return () => {
     clearInterval(timer);
-    return { ...peak, mainHwmMb: procStatusKb(pid, "VmHWM") / 1024 };
+    sample();
+    let runnerTicks = 0;
+    for (const [runner, last] of runnerLast) runnerTicks += last - (runnerStart.get(runner) ?? 0);
+    return {
+      ...peak,
+      mainHwmMb: statusKb(pid, "VmHWM") / 1024,
+      cpu: {
+        wallS: (Date.now() - started) / 1000,
+        cores: os.cpus().length,
+        mainS: (mainLast - mainStart) / CLOCK_TICKS_PER_S,
+        runnersS: runnerTicks / CLOCK_TICKS_PER_S,
+        machineS: (machineBusyTicks() - machineStart) / CLOCK_TICKS_PER_S,
+      },
+    };
   };
 }
 
@@ -342,14 +377,14 @@ async function runScenario(scenario) {
     log(`${scenario.label}: chain ${chainState}; p50 ${latency.p50} ms, p99 ${latency.p99} ms`);
 
     log(`${scenario.label}: fan-out of ${FAN_WIDTH} tasks`);
-    const stopSampler = startRssSampler(standalone.pid);
+    const stopMonitor = startMonitor(standalone.pid);
     const fanRun = await trigger(env, store, FAN_DAG);
     const fanState = await waitForRun(store, fanRun, standalone, `${scenario.label} fan`);
-    const memory = stopSampler();
+    const resources = stopMonitor();
     const throughput = await fanThroughput(store, fanRun);
-    log(`${scenario.label}: fan ${fanState}; ${throughput.perSecond.toFixed(0)} tasks/s, peak RSS ${memory.mainRssMb.toFixed(0)} MB`);
+    log(`${scenario.label}: fan ${fanState}; ${throughput.perSecond.toFixed(0)} tasks/s, peak RSS ${resources.mainRssMb.toFixed(0)} MB`);
 
-    return { ...scenario, chainState, latency, fanState, throughput, memory, logFile };
+    return { ...scenario, chainState, latency, fanState, throughput, resources, logFile };
   } catch (error) {
     log(`${scenario.label}: FAILED: ${error.message}; last lines of ${logFile}:`);
     process.stdout.write(tail(logFile, 15));
@@ -373,43 +408,66 @@ function tail(file, lines) {
 
 const mark = (ok) => (ok ? "ok" : "MISSED");
 
-function printTable(results, skipped) {
-  const rows = [["scenario", "chain p50", "p95", "p99", "max", "fan tasks/s", "fan s", "RSS main", "HWM main", "RSS runners (n)"]];
-  const notes = [];
-  for (const r of results) {
-    if (r.error) {
-      rows.push([r.label, `failed: ${r.error}`]);
-      continue;
-    }
-    const l = r.latency;
-    const target = TARGETS.throughput[r.dialect];
-    rows.push([
-      r.label,
-      `${l.p50} ms ${mark(l.p50 <= TARGETS.p50)}`,
-      `${l.p95} ms`,
-      `${l.p99} ms ${mark(l.p99 <= TARGETS.p99)}`,
-      `${l.max} ms`,
-      `${r.throughput.perSecond.toFixed(0)} ${mark(r.throughput.perSecond >= target)}`,
-      r.throughput.seconds.toFixed(2),
-      `${r.memory.mainRssMb.toFixed(0)} MB ${mark(r.memory.mainRssMb <= TARGETS.rssMb)}`,
-      `${r.memory.mainHwmMb.toFixed(0)} MB`,
-      `${r.memory.runnersRssMb.toFixed(0)} MB (${r.memory.runners})`,
-    ]);
-    if (r.chainState !== "success" || r.fanState !== "success") notes.push(`${r.label}: chain ${r.chainState}, fan ${r.fanState}`);
-  }
+function printRows(rows) {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => (row[i] ?? "").length)));
   const line = (row) => row.map((cell, i) => (cell ?? "").padEnd(widths[i])).join("  ").trimEnd();
-  process.stdout.write(`\n${line(rows[0])}\n${line(widths.map((w) => "-".repeat(w)))}\n`);
+  process.stdout.write(`${line(rows[0])}\n${line(widths.map((w) => "-".repeat(w)))}\n`);
   for (const row of rows.slice(1)) process.stdout.write(`${line(row)}\n`);
+}
+
+/** The headline figures, against the targets. */
+function figuresRow(r) {
+  const l = r.latency;
+  const m = r.resources;
+  return [
+    r.label,
+    `${l.p50} ms ${mark(l.p50 <= TARGETS.p50)}`,
+    `${l.p95} ms`,
+    `${l.p99} ms ${mark(l.p99 <= TARGETS.p99)}`,
+    `${l.max} ms`,
+    `${r.throughput.perSecond.toFixed(0)} ${mark(r.throughput.perSecond >= TARGETS.throughput[r.dialect])}`,
+    r.throughput.seconds.toFixed(2),
+    `${m.mainRssMb.toFixed(0)} MB ${mark(m.mainRssMb <= TARGETS.rssMb)}`,
+    `${m.mainHwmMb.toFixed(0)} MB`,
+    `${m.runnersRssMb.toFixed(0)} MB (${m.runners})`,
+  ];
+}
+
+/** Where the CPU went during the fan run: the standalone process, its runners, everything else. */
+function cpuRow(r) {
+  const { wallS, cores, mainS, runnersS, machineS } = r.resources.cpu;
+  const perTaskMs = (s) => ((s * 1000) / r.throughput.tasks).toFixed(2);
+  return [
+    r.label,
+    wallS.toFixed(2),
+    `${machineS.toFixed(2)} (${((100 * machineS) / (wallS * cores)).toFixed(0)}% of ${cores} cores)`,
+    `${mainS.toFixed(2)} (${perTaskMs(mainS)} ms/task)`,
+    `${runnersS.toFixed(2)} (${perTaskMs(runnersS)} ms/task)`,
+    `${Math.max(0, machineS - mainS - runnersS).toFixed(2)}`,
+  ];
+}
+
+function printReport(results, skipped) {
+  const ok = results.filter((r) => !r.error);
+  process.stdout.write("\n");
+  printRows([
+    ["scenario", "chain p50", "p95", "p99", "max", "fan tasks/s", "fan s", "RSS main", "HWM main", "RSS runners (n)"],
+    ...ok.map(figuresRow),
+  ]);
   process.stdout.write(
     `\nTargets: chain start latency p50 ≤ ${TARGETS.p50} ms, p99 ≤ ${TARGETS.p99} ms (${CHAIN_LENGTH - 1} pairs: task start − upstream end_date);\n` +
       `fan throughput (${FAN_WIDTH + 2} tasks, max end_date − min queued_at) ≥ ${TARGETS.throughput.sqlite} tasks/s on SQLite, ` +
       `≥ ${TARGETS.throughput.postgres} on PostgreSQL;\n` +
-      `peak RSS of the standalone process during the fan run ≤ ${TARGETS.rssMb} MB (sampled VmRSS every ${RSS_SAMPLE_MS} ms; ` +
-      `HWM = VmHWM over the process's life; runners = peak summed VmRSS of runner children, not in the target).\n`,
+      `peak RSS of the standalone process during the fan run ≤ ${TARGETS.rssMb} MB (VmRSS sampled every ${RSS_SAMPLE_MS} ms; ` +
+      `HWM = VmHWM over the process's life; runners = peak summed VmRSS of runner children, not in the target).\n\n`,
   );
+  process.stdout.write("CPU seconds during the fan run (other = DB server, CLI, bench):\n");
+  printRows([["scenario", "wall s", "machine busy", "standalone", "runners", "other"], ...ok.map(cpuRow)]);
+  for (const r of results.filter((r) => r.error)) process.stdout.write(`FAILED ${r.label}: ${r.error} (log: ${r.logFile})\n`);
+  for (const r of ok.filter((r) => r.chainState !== "success" || r.fanState !== "success")) {
+    process.stdout.write(`NOTE ${r.label}: chain run ${r.chainState}, fan run ${r.fanState} (log: ${r.logFile})\n`);
+  }
   for (const s of skipped) process.stdout.write(`SKIPPED ${s}\n`);
-  for (const n of notes) process.stdout.write(`NOTE ${n}\n`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -455,7 +513,7 @@ async function main() {
       results.push(await runScenario({ label: `${name} parallelism=${parallelism}`, dialect, parallelism, cpuProfDir }));
     }
   }
-  printTable(results, skipped);
+  printReport(results, skipped);
 }
 
 for (const signal of ["SIGINT", "SIGTERM"]) {
