@@ -17,7 +17,7 @@ export interface TiStateRow {
 
 export interface RunEvaluation {
   /** New state → ids of task instances to move there (from none, or from up_for_retry for "scheduled"). */
-  fromNone: Map<"scheduled" | "skipped" | "upstream_failed", number[]>;
+  fromNone: Map<"scheduled" | "skipped" | "upstream_failed" | "removed", number[]>;
   retriesDue: number[];
   /** Set when every task has finished. */
   runState?: Extract<DagRunState, "success" | "failed">;
@@ -27,6 +27,16 @@ export function evaluateRun(dag: SerializedDag, tis: TiStateRow[], now: number):
   const byTask = new Map(tis.map((ti) => [ti.task_id, ti]));
   const state = new Map<string, TaskState | null>(tis.map((ti) => [ti.task_id, ti.state]));
   const result: RunEvaluation = { fromNone: new Map(), retriesDue: [] };
+  const add = (next: "scheduled" | "skipped" | "upstream_failed" | "removed", ti: TiStateRow) => {
+    state.set(ti.task_id, next);
+    const ids = result.fromNone.get(next) ?? [];
+    ids.push(ti.id);
+    result.fromNone.set(next, ids);
+  };
+
+  // A task the DAG no longer has will never run (Airflow's "removed").
+  const taskIds = new Set(dag.tasks.map((t) => t.taskId));
+  for (const ti of tis) if (ti.state === null && !taskIds.has(ti.task_id)) add("removed", ti);
 
   // Topological order lets a skip or upstream_failed cascade to the end of the DAG in one pass.
   for (const task of dag.tasks) {
@@ -39,11 +49,7 @@ export function evaluateRun(dag: SerializedDag, tis: TiStateRow[], now: number):
     if (ti.state !== null) continue;
     const decision = evaluateTriggerRule(task.triggerRule, countUpstream(task.upstream.map((u) => state.get(u) ?? null)));
     if (decision.kind === "wait") continue;
-    const next = decision.kind === "run" ? "scheduled" : decision.state;
-    state.set(task.taskId, next);
-    const ids = result.fromNone.get(next) ?? [];
-    ids.push(ti.id);
-    result.fromNone.set(next, ids);
+    add(decision.kind === "run" ? "scheduled" : decision.state, ti);
   }
 
   const allDone = tis.every((ti) => TERMINAL_TASK_STATES.includes(state.get(ti.task_id) as TaskState));

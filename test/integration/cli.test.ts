@@ -174,3 +174,18 @@ describe("aloft config show", () => {
     assert.match(bad.stderr, /aloft\.toml is not valid TOML/);
   });
 });
+
+describe("--help", () => {
+  test("every command has help and exits 0", async () => {
+    const commands = [
+      [], ["standalone"], ["db"], ["db", "migrate"], ["dags"], ["dags", "list"], ["dags", "trigger"], ["dags", "pause"],
+      ["dags", "unpause"], ["dags", "list-runs"], ["dags", "list-import-errors"], ["dags", "test"], ["tasks"],
+      ["tasks", "states"], ["tasks", "logs"], ["config"], ["config", "show"],
+    ];
+    for (const command of commands) {
+      const result = await runCli([...command, "--help"]);
+      assert.equal(result.code, 0, `${command.join(" ")} --help: ${result.stderr}`);
+      assert.match(result.stdout, /Usage: aloft/);
+    }
+  });
+});

@@ -71,3 +71,12 @@ describe("downstreamWeights", () => {
     assert.deepEqual(Object.fromEntries(downstreamWeights(dag)), { a: 4, b: 2, c: 2, d: 1 });
   });
 });
+
+describe("evaluateRun with a changed DAG", () => {
+  test("a task instance whose task is gone from the DAG is removed, and the run can finish", () => {
+    const dag = makeDag([], ["a"]);
+    const e = evaluateRun(dag, rows({ a: "success", gone: null }), 0);
+    assert.deepEqual([...e.fromNone], [["removed", [2]]]);
+    assert.equal(e.runState, "success");
+  });
+});
