@@ -8,6 +8,7 @@ import type { Logger } from "../logging.js";
 import type { Store } from "../store/db.js";
 import type { TryRequest } from "./protocol.js";
 import { RunnerPool } from "./runner-pool.js";
+import { retryUntilDone } from "../util/retry.js";
 import { claimTries, finishTries, type FinishedTry } from "./tries.js";
 
 export interface Executor {
@@ -60,15 +61,8 @@ export class LocalExecutor implements Executor {
   }
 
   private async claimAndRun(requests: TryRequest[]): Promise<void> {
-    let won: TryRequest[];
-    try {
-      won = await claimTries(this.store, this.hostname, requests);
-    } catch (error) {
-      // The tries stay queued; the scheduler resets queued tries nobody claimed.
-      this.options.logger.error({ err: (error as Error).message, tries: requests.length }, "could not claim tries");
-      this.inFlight -= requests.length;
-      return;
-    }
+    const { logger } = this.options;
+    const won = await retryUntilDone("claiming tries", () => claimTries(this.store, this.hostname, requests), logger);
     this.inFlight -= requests.length - won.length;
     for (const request of won) {
       void this.pool.run(request).then((outcome) => this.record({ request, outcome }));
@@ -90,16 +84,8 @@ export class LocalExecutor implements Executor {
     const batch = this.finished;
     this.finished = [];
     if (batch.length === 0) return;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await finishTries(this.store, batch);
-        break;
-      } catch (error) {
-        // An outcome is never dropped: keep trying while the DB is away.
-        this.options.logger.error({ err: (error as Error).message, attempt }, "could not record try outcomes; retrying");
-        await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)));
-      }
-    }
+    // An outcome is never dropped: keep trying while the DB is away.
+    await retryUntilDone("recording try outcomes", () => finishTries(this.store, batch), this.options.logger);
     this.inFlight -= batch.length;
     const ids = batch.map((f) => f.request.tiId);
     for (const listener of this.listeners) listener(ids);
