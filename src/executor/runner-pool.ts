@@ -25,6 +25,13 @@ export interface RunnerPoolOptions {
 }
 
 const MAX_CONCURRENT_SPAWNS = 2;
+/**
+ * About what starting a runner costs (CPU to start Node.js and import the DAG module). The pool grows
+ * only when a try has waited that long and the queue would take longer than that to drain.
+ */
+const SPAWN_COST_MS = 150;
+/** Window over which the pool measures how fast its runners finish tries. */
+const RATE_WINDOW_MS = 500;
 
 interface Runner {
   child: ChildProcess;
@@ -38,25 +45,29 @@ interface Runner {
 interface Waiting {
   request: TryRequest;
   resolve: (o: TryOutcome) => void;
+  since: number;
 }
 
 export class RunnerPool {
   private readonly runners = new Set<Runner>();
   private readonly waiting: Waiting[] = [];
   private spawning = 0;
+  private growTimer?: NodeJS.Timeout;
+  /** When recent tries finished, oldest first (within RATE_WINDOW_MS). */
+  private readonly finishedAt: number[] = [];
   private closed = false;
   private readonly reaper: NodeJS.Timeout;
 
   constructor(private readonly options: RunnerPoolOptions) {
     for (let i = 0; i < options.warm; i++) this.spawn();
-    this.reaper = setInterval(() => this.reapIdle(), 5_000).unref();
+    this.reaper = setInterval(() => this.maintain(), 1_000).unref();
   }
 
   /** Runs one try on a runner and resolves with its outcome (never rejects). */
   run(request: TryRequest): Promise<TryOutcome> {
     if (this.closed) return Promise.resolve({ state: "failed", error: "the runner pool is shut down" });
     return new Promise((resolve) => {
-      this.waiting.push({ request, resolve });
+      this.waiting.push({ request, resolve, since: Date.now() });
       this.dispatch();
     });
   }
@@ -69,6 +80,7 @@ export class RunnerPool {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.reaper);
+    if (this.growTimer) clearTimeout(this.growTimer);
     for (const w of this.waiting.splice(0)) w.resolve({ state: "failed", error: "the executor shut down before the try started" });
     const exits = [...this.runners].map(
       (r) => new Promise<void>((resolve) => (r.child.exitCode !== null ? resolve() : r.child.once("exit", () => resolve()))),
@@ -83,17 +95,37 @@ export class RunnerPool {
       if (!runner) break;
       this.start(runner, this.waiting.shift()!);
     }
-    const idleOrStarting = [...this.runners].filter((r) => !r.busy).length;
-    let shortfall = this.waiting.length + this.options.warm - idleOrStarting;
-    while (shortfall-- > 0 && this.spawning < MAX_CONCURRENT_SPAWNS && this.runners.size < this.options.maxRunners + this.options.warm) {
-      this.spawn();
+    if (this.waiting.length === 0) return;
+    // Busy: a runner usually frees up sooner than a new one starts (short tries finish in a
+    // millisecond), so grow only for tries that have waited longer than a start costs.
+    const now = Date.now();
+    const waited = now - this.waiting[0]!.since;
+    if (waited >= SPAWN_COST_MS && this.drainEstimateMs(now) > SPAWN_COST_MS) {
+      let missing = this.waiting.length - this.spawning;
+      while (missing-- > 0 && this.hasRoomToSpawn()) this.spawn();
+    } else if (!this.growTimer) {
+      this.growTimer = setTimeout(() => {
+        this.growTimer = undefined;
+        this.dispatch();
+      }, Math.max(1, SPAWN_COST_MS - waited));
     }
+  }
+
+  private hasRoomToSpawn(): boolean {
+    return this.spawning < MAX_CONCURRENT_SPAWNS && this.runners.size < Math.max(this.options.maxRunners, this.options.warm);
+  }
+
+  /** How long the waiting tries would take to start at the rate runners have been finishing tries. */
+  private drainEstimateMs(now: number): number {
+    while (this.finishedAt.length > 0 && now - this.finishedAt[0]! > RATE_WINDOW_MS) this.finishedAt.shift();
+    if (this.finishedAt.length === 0) return Infinity;
+    return (this.waiting.length * RATE_WINDOW_MS) / this.finishedAt.length;
   }
 
   private start(runner: Runner, work: Waiting): void {
     runner.busy = true;
     runner.tries++;
-    runner.current = { ...work };
+    runner.current = { request: work.request, resolve: work.resolve };
     const timeoutMs = work.request.executionTimeoutMs;
     if (timeoutMs !== null && timeoutMs > 0) {
       runner.current.timer = setTimeout(() => this.timeOut(runner, timeoutMs), timeoutMs);
@@ -138,6 +170,7 @@ export class RunnerPool {
     runner.current = undefined;
     runner.busy = false;
     runner.idleSince = Date.now();
+    this.finishedAt.push(runner.idleSince);
     resolve(timedOut ? failedByPool(request, timedOut) : message.outcome);
     if (runner.tries >= (this.options.maxTriesPerRunner ?? 500)) this.retire(runner);
     this.dispatch();
@@ -161,12 +194,20 @@ export class RunnerPool {
     this.killGroup(runner, "SIGTERM");
   }
 
-  private reapIdle(): void {
+  /**
+   * Keeps `warm` idle runners for the next burst and stops idle ones beyond that after a while. Done
+   * periodically rather than at each dispatch, where runners that are busy for a millisecond would
+   * look like a reason to start more.
+   */
+  private maintain(): void {
+    if (this.closed) return;
     const idle = [...this.runners].filter((r) => r.ready && !r.busy);
     const timeout = this.options.idleTimeoutMs ?? 60_000;
     for (const runner of idle.slice(this.options.warm)) {
       if (Date.now() - runner.idleSince > timeout) this.retire(runner);
     }
+    let missing = this.options.warm - idle.length - this.spawning;
+    while (missing-- > 0 && this.waiting.length === 0 && this.hasRoomToSpawn()) this.spawn();
   }
 
   private killGroup(runner: Runner, signal: NodeJS.Signals): void {

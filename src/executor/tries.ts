@@ -73,8 +73,9 @@ async function claimAll(trx: Db, hostname: string, requests: TryRequest[]): Prom
         })),
       )
       .execute();
-    // A new try starts with no XCom of its own (Airflow clears them too).
-    await trx.deleteFrom("xcom").where("ti_id", "in", part.map((r) => r.tiId)).execute();
+    // A new try starts with no XCom of its own (Airflow clears them too); a first try has none.
+    const retried = part.filter((r) => r.tryNumber > 1).map((r) => r.tiId);
+    if (retried.length > 0) await trx.deleteFrom("xcom").where("ti_id", "in", retried).execute();
   }
 }
 

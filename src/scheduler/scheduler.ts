@@ -38,6 +38,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   private readonly dirtyRuns = new Set<number>();
   private readonly runOfTi = new Map<number, number>();
   private allRunsDirty = true;
+  /** Run creation and DAG refresh: on ticks and explicit wakes, not on every finished try. */
+  private housekeepingDue = true;
   private wakeScheduled = false;
   private passRunning = false;
   private passRequested = false;
@@ -55,7 +57,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         this.runOfTi.delete(id);
         if (run !== undefined) this.dirtyRuns.add(run);
       }
-      this.wake();
+      this.schedulePass();
     });
   }
 
@@ -67,8 +69,14 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.wake();
   }
 
-  /** Runs a pass of the loop soon; calls made together share one pass. */
+  /** Runs a full pass soon (new runs, changed DAGs): for triggers and new parses. */
   wake(): void {
+    this.housekeepingDue = true;
+    this.schedulePass();
+  }
+
+  /** Runs a pass of the loop soon; calls made together share one pass. */
+  private schedulePass(): void {
     if (this.stopped || this.wakeScheduled) return;
     this.wakeScheduled = true;
     setImmediate(() => {
@@ -121,8 +129,12 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   private async pass(): Promise<void> {
     const { store, lease } = this.options;
     const now = Date.now();
-    await createScheduledRuns(store, lease, this.cache, now);
-    for (const id of await startQueuedRuns(store, lease, this.cache, now)) this.dirtyRuns.add(id);
+    if (this.housekeepingDue) {
+      this.housekeepingDue = false;
+      this.cache.markStale();
+      await createScheduledRuns(store, lease, this.cache, now);
+      for (const id of await startQueuedRuns(store, lease, this.cache, now)) this.dirtyRuns.add(id);
+    }
     await this.evaluateRuns(now);
     const requests = await queueScheduledTasks(
       { store, lease, cache: this.cache, logsFolder: this.options.logsFolder, logger: this.options.logger },
@@ -207,6 +219,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
           }
         }
       });
+      // A finished run may let a queued one start.
+      if (finished.length > 0) this.housekeepingDue = true;
       for (const [id, state] of finished) {
         this.options.logger.info({ dag_run_id: id, state }, "DAG run finished");
         this.emit("runFinished", id, state);

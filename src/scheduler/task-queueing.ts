@@ -123,13 +123,16 @@ export async function queueScheduledTasks(ctx: QueueContext, freeSlots: number, 
 }
 
 async function freePoolSlots(store: Store): Promise<Map<string, number>> {
-  const pools = await store.db.selectFrom("pool").select(["pool", "slots"]).execute();
-  const used = await store.db
+  const used = store.db
     .selectFrom("task_instance")
     .select((eb) => ["pool", eb.fn.sum<number>("pool_slots").as("used")])
     .where("state", "in", ["queued", "running"])
     .groupBy("pool")
+    .as("u");
+  const rows = await store.db
+    .selectFrom("pool as p")
+    .leftJoin(used, "u.pool", "p.pool")
+    .select(["p.pool", "p.slots", "u.used"])
     .execute();
-  const usedBy = new Map(used.map((u) => [u.pool, Number(u.used)]));
-  return new Map(pools.map((p) => [p.pool, p.slots - (usedBy.get(p.pool) ?? 0)]));
+  return new Map(rows.map((r) => [r.pool, r.slots - Number(r.used ?? 0)]));
 }
