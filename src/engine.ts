@@ -3,7 +3,6 @@
  * `aloft standalone` runs, and what `aloft dags test` runs on a throwaway database.
  */
 import os from "node:os";
-import path from "node:path";
 import type { AloftConfig } from "./config.js";
 import { LocalExecutor } from "./executor/local.js";
 import type { Logger } from "./logging.js";
@@ -33,10 +32,6 @@ export interface EngineOptions {
   watchDags?: boolean;
 }
 
-export function logsFolder(home: string): string {
-  return path.join(home, "logs");
-}
-
 export async function startEngine({ store, config, logger, watchDags = true }: EngineOptions): Promise<Engine> {
   const holder = `${os.hostname()}:${process.pid}`;
   const lease = await takeLease(store, holder, LEASE_MS);
@@ -58,7 +53,7 @@ export async function startEngine({ store, config, logger, watchDags = true }: E
     warmRunners: config.warmRunners,
     logger,
   });
-  const scheduler = new Scheduler({ store, lease, executor, logger, logsFolder: logsFolder(config.home) });
+  const scheduler = new Scheduler({ store, lease, executor, logger });
   scheduler.start();
 
   const stopParsing = watchDags ? scheduleDagProcessing(processorOptions, config.parseIntervalMs, () => scheduler.wake()) : () => {};

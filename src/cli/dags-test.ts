@@ -6,9 +6,9 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { logsFolder as engineLogsFolder } from "../engine.js";
 import { UsageError } from "../errors.js";
 import { LocalExecutor } from "../executor/local.js";
+import { readTryLog } from "../executor/try-logs.js";
 import { silentLogger, createLogger } from "../logging.js";
 import { parseDagFiles } from "../processor/parse.js";
 import { compiledDagsFolder } from "../processor/processor.js";
@@ -36,8 +36,8 @@ export interface DagsTestResult {
 
 export interface DagsTestOutcome {
   result: DagsTestResult;
-  /** Logs of the tries; the throwaway home is kept only when the run failed. */
-  logsFolder?: string;
+  /** The logs of the last tries of the tasks that failed, by task id. */
+  failedLogs: Record<string, string>;
 }
 
 export async function runDagsTest(file: string, options: DagsTestOptions): Promise<DagsTestOutcome> {
@@ -48,7 +48,6 @@ export async function runDagsTest(file: string, options: DagsTestOptions): Promi
   const home = fs.mkdtempSync(path.join(os.tmpdir(), "aloft-dags-test-"));
   const logger = options.verbose ? createLogger("info", "dags-test") : silentLogger;
   const store = await openStore(`sqlite://${path.join(home, "aloft.db")}`);
-  let keepHome = false;
   try {
     await migrate(store);
     const parsed = await parseDagFiles([resolved], { outDir: compiledDagsFolder(home), timeoutMs: options.parseTimeoutMs });
@@ -75,7 +74,7 @@ export async function runDagsTest(file: string, options: DagsTestOptions): Promi
     const run = await triggerDagRun(store, dagId, { conf: options.conf, logicalDate: options.logicalDate });
     const lease = await takeLease(store, `dags-test:${process.pid}`, 3_600_000);
     const executor = new LocalExecutor(store, { parallelism: 16, warmRunners: 1, logger });
-    const scheduler = new Scheduler({ store, lease, executor, logger, logsFolder: engineLogsFolder(home) });
+    const scheduler = new Scheduler({ store, lease, executor, logger });
     const state = await new Promise<"success" | "failed">((resolve, reject) => {
       scheduler.on("runFinished", (id, s) => id === run.id && resolve(s));
       scheduler.on("deposed", reject);
@@ -86,17 +85,20 @@ export async function runDagsTest(file: string, options: DagsTestOptions): Promi
 
     const tis = await store.db
       .selectFrom("task_instance")
-      .select(["task_id", "state"])
+      .select(["id", "task_id", "state", "try_number"])
       .where("dag_run_id", "=", run.id)
       .orderBy("id")
       .execute();
-    keepHome = state === "failed";
+    const failedLogs: Record<string, string> = {};
+    for (const ti of tis.filter((t) => t.state === "failed")) {
+      failedLogs[ti.task_id] = (await readTryLog(store, ti.id, ti.try_number)) ?? "";
+    }
     return {
       result: { dag_id: dagId, run_id: run.run_id, state, tasks: Object.fromEntries(tis.map((t) => [t.task_id, t.state])) },
-      logsFolder: keepHome ? engineLogsFolder(home) : undefined,
+      failedLogs,
     };
   } finally {
     await store.close();
-    if (!keepHome) fs.rmSync(home, { recursive: true, force: true });
+    fs.rmSync(home, { recursive: true, force: true });
   }
 }

@@ -9,6 +9,7 @@ import type { Store } from "../store/db.js";
 import type { TryRequest } from "./protocol.js";
 import { RunnerPool } from "./runner-pool.js";
 import { retryUntilDone } from "../util/retry.js";
+import { appendTryLogs, LOG_FLUSH_MS, type LogChunk } from "./try-logs.js";
 import { claimTries, finishTries, type FinishedTry } from "./tries.js";
 
 export interface Executor {
@@ -37,13 +38,24 @@ export class LocalExecutor implements Executor {
   private flushScheduled = false;
   private flushing: Promise<void> = Promise.resolve();
   private listeners: Array<(tiIds: number[]) => void> = [];
+  /** Log text received from runners, not yet written. */
+  private logs: LogChunk[] = [];
+  private readonly logTimer: NodeJS.Timeout;
 
   constructor(
     private readonly store: Store,
     private readonly options: LocalExecutorOptions,
   ) {
     this.hostname = options.hostname ?? os.hostname();
-    this.pool = new RunnerPool({ maxRunners: options.parallelism, warm: options.warmRunners, logger: options.logger });
+    this.pool = new RunnerPool({
+      maxRunners: options.parallelism,
+      warm: options.warmRunners,
+      logger: options.logger,
+      onLog: (request, text) => this.logs.push({ request, text, at: Date.now() }),
+    });
+    this.logTimer = setInterval(() => {
+      this.flushing = this.flushing.then(() => this.flushLogs());
+    }, LOG_FLUSH_MS);
   }
 
   freeSlots(): number {
@@ -80,18 +92,29 @@ export class LocalExecutor implements Executor {
     });
   }
 
+  /** Writes the logs of running tries, so that they can be followed while the tries run. */
+  private async flushLogs(): Promise<void> {
+    const logs = this.logs;
+    this.logs = [];
+    if (logs.length === 0) return;
+    await retryUntilDone("writing try logs", () => appendTryLogs(this.store.db, logs), this.options.logger);
+  }
+
   private async flush(): Promise<void> {
     const batch = this.finished;
     this.finished = [];
     if (batch.length === 0) return;
-    // An outcome is never dropped: keep trying while the DB is away.
-    await retryUntilDone("recording try outcomes", () => finishTries(this.store, batch), this.options.logger);
+    const logs = this.logs;
+    this.logs = [];
+    // An outcome is never dropped: keep trying while the DB is away. Its log goes in the same transaction.
+    await retryUntilDone("recording try outcomes", () => finishTries(this.store, batch, logs), this.options.logger);
     this.inFlight -= batch.length;
     const ids = batch.map((f) => f.request.tiId);
     for (const listener of this.listeners) listener(ids);
   }
 
   async close(): Promise<void> {
+    clearInterval(this.logTimer);
     await this.pool.close();
     await this.flushing;
     await this.flush();

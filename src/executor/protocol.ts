@@ -20,7 +20,6 @@ export interface TryRequest {
   modulePath: string;
   env: Record<string, string>;
   executionTimeoutMs: number | null;
-  logPath: string;
   logicalDate: number;
   dataIntervalStart: number;
   dataIntervalEnd: number;
@@ -41,4 +40,8 @@ export interface TryOutcome {
 }
 
 export type ToRunner = { type: "run"; request: TryRequest };
-export type FromRunner = { type: "ready" } | { type: "started"; tiId: number } | { type: "done"; tiId: number; outcome: TryOutcome };
+/** Log text goes to the executor in chunks while the try runs; `done` carries the last one. */
+export type FromRunner =
+  | { type: "ready" }
+  | { type: "log"; tiId: number; text: string }
+  | { type: "done"; tiId: number; outcome: TryOutcome; log: string };

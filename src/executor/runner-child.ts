@@ -4,13 +4,12 @@
  * process tree (bash children included) on timeout; it exits when its parent goes away.
  */
 import { spawn } from "node:child_process";
-import fs from "node:fs";
-import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { takeRegisteredDags } from "../dag/registry.js";
 import type { Dag, TaskContext, TaskLogger } from "../dag/types.js";
 import { isFailTask, isSkipTask } from "../dag/signals.js";
 import type { FromRunner, ToRunner, TryOutcome, TryRequest } from "./protocol.js";
+import { logLine } from "./try-logs.js";
 
 /** Airflow's BashOperator convention: exit code 99 means "skip this task". */
 const BASH_SKIP_EXIT_CODE = 99;
@@ -32,29 +31,63 @@ process.on("disconnect", () => {
 
 process.on("message", (message: ToRunner) => {
   if (message.type !== "run") return;
-  void runTry(message.request).then((outcome) => send({ type: "done", tiId: message.request.tiId, outcome }));
+  void runTry(message.request);
 });
 
 send({ type: "ready" });
 
-async function runTry(request: TryRequest): Promise<TryOutcome> {
-  fs.mkdirSync(path.dirname(request.logPath), { recursive: true });
-  const log = fs.openSync(request.logPath, "a");
-  const write = (line: string) => fs.writeSync(log, line.endsWith("\n") ? line : `${line}\n`);
-  write(
-    `${new Date().toISOString()} INFO starting try ${request.tryNumber} of ${request.dagId}.${request.taskId} ` +
-      `(run ${request.runId}) in runner pid ${process.pid}`,
-  );
+/**
+ * The running try's log text not yet sent to the executor. Writes made together go in one message
+ * (sent on the next turn of the event loop, or with the outcome), and what is pending is sent before
+ * the process exits, so a task that exits or crashes still leaves its output.
+ */
+let pendingLog = "";
+let currentTi: number | undefined;
+let flushScheduled: NodeJS.Immediate | undefined;
+
+function writeLog(text: string): void {
+  pendingLog += text;
+  flushScheduled ??= setImmediate(flushLog);
+}
+
+function flushLog(): void {
+  flushScheduled = undefined;
+  if (pendingLog && currentTi !== undefined) send({ type: "log", tiId: currentTi, text: takeLog() });
+}
+
+function takeLog(): string {
+  if (flushScheduled) clearImmediate(flushScheduled);
+  flushScheduled = undefined;
+  const text = pendingLog;
+  pendingLog = "";
+  return text;
+}
+
+// IPC writes to an idle pipe go out at once, so flushing here reaches the executor before the exit.
+const exit = process.exit.bind(process);
+process.exit = ((code?: number) => {
+  flushLog();
+  return exit(code);
+}) as typeof process.exit;
+process.on("uncaughtException", (error) => {
+  writeLog(logLine("ERROR", `uncaught exception, the runner stops: ${describeError(error)}`));
+  process.exit(70);
+});
+
+async function runTry(request: TryRequest): Promise<void> {
+  currentTi = request.tiId;
+  const write = writeLog;
+  write(logLine("INFO", `starting try ${request.tryNumber} of ${request.dagId}.${request.taskId} (run ${request.runId}) in runner pid ${process.pid}`));
   let outcome: TryOutcome;
   try {
-    outcome = request.kind === "bash" ? await runBash(request, log) : await runFunction(request, log, write);
+    outcome = request.kind === "bash" ? await runBash(request, write) : await runFunction(request, write);
   } catch (error) {
     outcome = { state: "failed", error: describeError(error) };
   }
   const detail = outcome.error ? `: ${outcome.error}` : "";
-  write(`${new Date().toISOString()} ${outcome.state === "failed" ? "ERROR" : "INFO"} try ended: ${outcome.state}${detail}`);
-  fs.closeSync(log);
-  return outcome;
+  write(logLine(outcome.state === "failed" ? "ERROR" : "INFO", `try ended: ${outcome.state}${detail}`));
+  send({ type: "done", tiId: request.tiId, outcome, log: takeLog() });
+  currentTi = undefined;
 }
 
 function contextEnv(request: TryRequest): Record<string, string> {
@@ -68,14 +101,17 @@ function contextEnv(request: TryRequest): Record<string, string> {
   };
 }
 
-function runBash(request: TryRequest, log: number): Promise<TryOutcome> {
+function runBash(request: TryRequest, write: (text: string) => void): Promise<TryOutcome> {
   return new Promise((resolve) => {
     const child = spawn("bash", ["-c", request.command ?? ""], {
       env: { ...process.env, ...contextEnv(request), ...request.env },
-      stdio: ["ignore", log, log],
+      stdio: ["ignore", "pipe", "pipe"],
     });
+    child.stdout.setEncoding("utf8").on("data", write);
+    child.stderr.setEncoding("utf8").on("data", write);
     child.on("error", (error) => resolve({ state: "failed", error: `could not start bash: ${error.message}` }));
-    child.on("exit", (code, signal) => {
+    // "close", not "exit": all of the command's output has been read by then.
+    child.on("close", (code, signal) => {
       if (code === 0) resolve({ state: "success" });
       else if (code === BASH_SKIP_EXIT_CODE) resolve({ state: "skipped" });
       else if (signal) resolve({ state: "failed", error: `bash command was killed by ${signal}` });
@@ -84,7 +120,7 @@ function runBash(request: TryRequest, log: number): Promise<TryOutcome> {
   });
 }
 
-async function runFunction(request: TryRequest, log: number, write: (line: string) => void): Promise<TryOutcome> {
+async function runFunction(request: TryRequest, write: (text: string) => void): Promise<TryOutcome> {
   const dag = (await loadDags(request.modulePath)).get(request.dagId);
   const task = dag?.tasks.get(request.taskId);
   if (!task?.fn) {
@@ -94,7 +130,7 @@ async function runFunction(request: TryRequest, log: number, write: (line: strin
     };
   }
   const restoreEnv = applyEnv({ ...contextEnv(request), ...request.env });
-  const restoreOutput = captureOutput(log);
+  const restoreOutput = captureOutput(write);
   try {
     const result = await task.fn(makeContext(request, write));
     if (result === undefined) return { state: "success" };
@@ -124,9 +160,9 @@ async function loadDags(modulePath: string): Promise<Map<string, Dag>> {
   return dags;
 }
 
-function makeContext(request: TryRequest, write: (line: string) => void): TaskContext {
-  const line = (level: string) => (message: string, fields?: Record<string, unknown>) =>
-    write(`${new Date().toISOString()} ${level} ${message}${fields ? ` ${JSON.stringify(fields)}` : ""}`);
+function makeContext(request: TryRequest, write: (text: string) => void): TaskContext {
+  const line = (level: "INFO" | "WARN" | "ERROR") => (message: string, fields?: Record<string, unknown>) =>
+    write(logLine(level, `${message}${fields ? ` ${JSON.stringify(fields)}` : ""}`));
   const logger: TaskLogger = { info: line("INFO"), warn: line("WARN"), error: line("ERROR") };
   const logicalDate = new Date(request.logicalDate);
   return {
@@ -145,12 +181,11 @@ function makeContext(request: TryRequest, write: (line: string) => void): TaskCo
 }
 
 /** Sends what the task prints to its log for the length of the try. */
-function captureOutput(log: number): () => void {
+function captureOutput(write: (text: string) => void): () => void {
   const stdout = process.stdout.write.bind(process.stdout);
   const stderr = process.stderr.write.bind(process.stderr);
   const toLog = ((chunk: string | Uint8Array) => {
-    if (typeof chunk === "string") fs.writeSync(log, chunk);
-    else fs.writeSync(log, chunk);
+    write(typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8"));
     return true;
   }) as typeof process.stdout.write;
   process.stdout.write = toLog;

@@ -5,10 +5,10 @@
  * tries is replaced, so a crashing or leaking task never harms the process that owns the pool.
  */
 import { fork, type ChildProcess } from "node:child_process";
-import fs from "node:fs";
 import type { Logger } from "../logging.js";
 import { distModule } from "../paths.js";
 import type { FromRunner, ToRunner, TryOutcome, TryRequest } from "./protocol.js";
+import { logLine } from "./try-logs.js";
 
 export interface RunnerPoolOptions {
   /** Most runner processes at once (one try each). */
@@ -22,6 +22,8 @@ export interface RunnerPoolOptions {
   idleTimeoutMs?: number;
   /** After a timeout's SIGTERM, how long before SIGKILL. Default 2 s. */
   killGraceMs?: number;
+  /** Receives each try's log text, in order, as it arrives. */
+  onLog: (request: TryRequest, text: string) => void;
 }
 
 const MAX_CONCURRENT_SPAWNS = 2;
@@ -164,14 +166,19 @@ export class RunnerPool {
       this.dispatch();
       return;
     }
-    if (message.type !== "done" || !runner.current) return;
+    if (!runner.current || message.tiId !== runner.current.request.tiId) return;
+    if (message.type === "log") {
+      this.options.onLog(runner.current.request, message.text);
+      return;
+    }
     const { request, resolve, timer, timedOut } = runner.current;
+    if (message.log) this.options.onLog(request, message.log);
     if (timer) clearTimeout(timer);
     runner.current = undefined;
     runner.busy = false;
     runner.idleSince = Date.now();
     this.finishedAt.push(runner.idleSince);
-    resolve(timedOut ? failedByPool(request, timedOut) : message.outcome);
+    resolve(timedOut ? this.failedByPool(request, timedOut) : message.outcome);
     if (runner.tries >= (this.options.maxTriesPerRunner ?? 500)) this.retire(runner);
     this.dispatch();
   }
@@ -184,9 +191,15 @@ export class RunnerPool {
       if (timer) clearTimeout(timer);
       runner.current = undefined;
       const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-      resolve(failedByPool(request, timedOut ?? `the runner process running the try ${how}`));
+      resolve(this.failedByPool(request, timedOut ?? `the runner process running the try ${how}`));
     }
     if (!this.closed) this.dispatch();
+  }
+
+  /** A failure the runner could not report itself (it was killed or died): the pool logs it. */
+  private failedByPool(request: TryRequest, error: string): TryOutcome {
+    this.options.onLog(request, logLine("ERROR", `try ended: failed: ${error}`));
+    return { state: "failed", error };
   }
 
   private retire(runner: Runner): void {
@@ -221,12 +234,3 @@ export class RunnerPool {
   }
 }
 
-/** A failure the runner could not report itself (it was killed or died): the pool writes it to the try's log. */
-function failedByPool(request: TryRequest, error: string): TryOutcome {
-  try {
-    fs.appendFileSync(request.logPath, `${new Date().toISOString()} ERROR try ended: failed: ${error}\n`);
-  } catch {
-    // No log folder (the try never started writing); the state still carries the reason.
-  }
-  return { state: "failed", error };
-}

@@ -9,6 +9,7 @@ import type { Store } from "../store/db.js";
 import type { Database, TaskState } from "../store/schema.js";
 import { chunks, groupBy } from "../util/chunks.js";
 import type { TryOutcome, TryRequest } from "./protocol.js";
+import { appendTryLogs, type LogChunk } from "./try-logs.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -69,7 +70,6 @@ async function claimAll(trx: Db, hostname: string, requests: TryRequest[]): Prom
           start_date: now,
           end_date: null,
           duration_ms: null,
-          log_path: r.logPath,
         })),
       )
       .execute();
@@ -91,11 +91,15 @@ export function finalState(request: TryRequest, outcome: TryOutcome): TaskState 
   return retriesLeft && !outcome.noRetry ? "up_for_retry" : "failed";
 }
 
-/** Records the outcomes of running tries; an outcome for a try that is no longer running is ignored. */
-export async function finishTries(store: Store, finished: FinishedTry[]): Promise<void> {
-  if (finished.length === 0) return;
+/**
+ * Records the outcomes of running tries, with the last of their log text; an outcome for a try that
+ * is no longer running is ignored.
+ */
+export async function finishTries(store: Store, finished: FinishedTry[], logs: LogChunk[] = []): Promise<void> {
+  if (finished.length === 0 && logs.length === 0) return;
   const now = Date.now();
   await store.transaction(async (trx) => {
+    await appendTryLogs(trx, logs);
     const groups = groupBy(finished, (f) => {
       const state = finalState(f.request, f.outcome);
       const delay = state === "up_for_retry" ? f.request.retryDelayMs : 0;

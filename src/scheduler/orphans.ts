@@ -3,9 +3,9 @@
  * claimed, so it goes back to scheduled with its try number; a running try's runner died with that
  * process, so the try counts as failed (retried if retries are left), with the reason in its log.
  */
-import fs from "node:fs";
 import type { TryRequest } from "../executor/protocol.js";
 import { finishTries } from "../executor/tries.js";
+import { logLine } from "../executor/try-logs.js";
 import type { Logger } from "../logging.js";
 import type { Store } from "../store/db.js";
 import type { DagCache } from "./dag-cache.js";
@@ -26,7 +26,7 @@ export async function resetOrphanedTries(store: Store, lease: LeaseHandle, cache
   const running = await store.db
     .selectFrom("task_instance as ti")
     .innerJoin("task_try as t", (j) => j.onRef("t.ti_id", "=", "ti.id").onRef("t.try_number", "=", "ti.try_number"))
-    .select(["ti.id", "ti.dag_run_id", "ti.dag_id", "ti.run_id", "ti.task_id", "ti.map_index", "ti.try_number", "t.log_path"])
+    .select(["ti.id", "ti.dag_run_id", "ti.dag_id", "ti.run_id", "ti.task_id", "ti.map_index", "ti.try_number"])
     .where("ti.state", "=", "running")
     .execute();
   const dags = await cache.load(running.map((r) => r.dag_id));
@@ -42,16 +42,11 @@ export async function resetOrphanedTries(store: Store, lease: LeaseHandle, cache
       tryNumber: ti.try_number,
       maxTries: task?.retries ?? 0,
       retryDelayMs: task?.retryDelayMs ?? 0,
-      logPath: ti.log_path,
     } as TryRequest;
-    try {
-      fs.appendFileSync(ti.log_path, `${new Date(now).toISOString()} ERROR ${ORPHANED}\n`);
-    } catch {
-      // The log folder may be gone; the state still records the failure.
-    }
     return { request, outcome: { state: "failed" as const, error: ORPHANED } };
   });
-  await finishTries(store, finished);
+  const logs = finished.map((f) => ({ request: f.request, text: logLine("ERROR", `try ended: failed: ${ORPHANED}`), at: now }));
+  await finishTries(store, finished, logs);
   if (requeued + finished.length > 0) {
     logger.warn({ requeued, failed: finished.length }, "reset tries orphaned by a previous scheduler process");
   }

@@ -21,7 +21,6 @@ export interface SchedulerOptions {
   lease: LeaseHandle;
   executor: Executor;
   logger: Logger;
-  logsFolder: string;
   /** Longest pause between two passes of the loop. Default 1000 ms. */
   tickMs?: number;
 }
@@ -137,7 +136,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     }
     await this.evaluateRuns(now);
     const requests = await queueScheduledTasks(
-      { store, lease, cache: this.cache, logsFolder: this.options.logsFolder, logger: this.options.logger },
+      { store, lease, cache: this.cache, logger: this.options.logger },
       this.options.executor.freeSlots(),
       now,
     );

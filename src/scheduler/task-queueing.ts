@@ -3,7 +3,6 @@
  * logical date, within the executor's free slots and each pool's free slots; marks them queued with
  * their next try number, and builds the requests the runners need.
  */
-import path from "node:path";
 import type { TryRequest } from "../executor/protocol.js";
 import type { Logger } from "../logging.js";
 import type { Store } from "../store/db.js";
@@ -14,15 +13,7 @@ export interface QueueContext {
   store: Store;
   lease: LeaseHandle;
   cache: DagCache;
-  logsFolder: string;
   logger: Logger;
-}
-
-/** Where a try's log is written: `<logs>/dag_id=…/run_id=…/task_id=…/attempt=N.log`, as Airflow lays it out. */
-export function tryLogPath(logsFolder: string, dagId: string, runId: string, taskId: string, mapIndex: number, tryNumber: number): string {
-  const safe = (s: string) => s.replace(/[/\\]/g, "_").replace(/^\.+/, "_");
-  const task = mapIndex >= 0 ? `task_id=${safe(taskId)}/map_index=${mapIndex}` : `task_id=${safe(taskId)}`;
-  return path.join(logsFolder, `dag_id=${safe(dagId)}`, `run_id=${safe(runId)}`, task, `attempt=${tryNumber}.log`);
 }
 
 const warnedPools = new Set<string>();
@@ -111,7 +102,6 @@ export async function queueScheduledTasks(ctx: QueueContext, freeSlots: number, 
       modulePath: cached.modulePath,
       env: task.env,
       executionTimeoutMs: task.executionTimeoutMs,
-      logPath: tryLogPath(ctx.logsFolder, c.dag_id, c.run_id, c.task_id, c.map_index, tryNumber),
       logicalDate: c.logical_date,
       dataIntervalStart: c.data_interval_start,
       dataIntervalEnd: c.data_interval_end,

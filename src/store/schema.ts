@@ -118,7 +118,19 @@ export interface TaskTryTable {
   start_date: Ms;
   end_date: Ms | null;
   duration_ms: number | null;
-  log_path: string;
+}
+
+/** A try's log, in chunks appended as the try runs; read in id order. */
+export interface TaskLogTable {
+  id: Generated<number>;
+  ti_id: number;
+  try_number: number;
+  dag_id: string;
+  run_id: string;
+  task_id: string;
+  map_index: number;
+  chunk: string;
+  created_at: Ms;
 }
 
 export interface XcomTable {
@@ -166,6 +178,7 @@ export interface Database {
   dag_run: DagRunTable;
   task_instance: TaskInstanceTable;
   task_try: TaskTryTable;
+  task_log: TaskLogTable;
   xcom: XcomTable;
   scheduler_lease: SchedulerLeaseTable;
   pool: PoolTable;

@@ -27,13 +27,19 @@ function request(taskId: string, kind: "function" | "bash" = "function", command
   n++;
   return {
     tiId: n, dagRunId: 1, dagId: "pool", taskId, runId: "r", mapIndex: -1, tryNumber: 1, maxTries: 0, retryDelayMs: 0,
-    kind, command, modulePath, env: {}, executionTimeoutMs: null, logPath: path.join(dir, `try-${n}.log`),
+    kind, command, modulePath, env: {}, executionTimeoutMs: null,
     logicalDate: 0, dataIntervalStart: 0, dataIntervalEnd: 0, params: {}, conf: {},
   };
 }
 
 describe("RunnerPool", () => {
-  const pool = new RunnerPool({ maxRunners: 1, warm: 1, logger: silentLogger });
+  const logs = new Map<number, string>();
+  const pool = new RunnerPool({
+    maxRunners: 1,
+    warm: 1,
+    logger: silentLogger,
+    onLog: (request, text) => logs.set(request.tiId, (logs.get(request.tiId) ?? "") + text),
+  });
   after(() => pool.close());
 
   test("successive tries run in the same warm process", async () => {
@@ -51,7 +57,7 @@ describe("RunnerPool", () => {
     const crash = await pool.run(request("crash"));
     assert.equal(crash.state, "failed");
     assert.match(crash.error!, /runner process running the try exited with code 3/);
-    assert.match(fs.readFileSync(path.join(dir, `try-${n}.log`), "utf8"), /exited with code 3/);
+    assert.match(logs.get(n)!, /starting try 1 of pool\.crash[\s\S]*ERROR try ended: failed: .*exited with code 3/);
     const next = await pool.run(request("pid"));
     assert.equal(next.state, "success");
   });
@@ -59,6 +65,6 @@ describe("RunnerPool", () => {
   test("what a function task prints goes to its try's log", async () => {
     const outcome = await pool.run(request("print"));
     assert.deepEqual(outcome, { state: "success", resultJson: '"done"' });
-    assert.match(fs.readFileSync(path.join(dir, `try-${n}.log`), "utf8"), /printed by the task/);
+    assert.match(logs.get(n)!, /starting try[\s\S]*printed by the task\n[\s\S]*try ended: success/);
   });
 });

@@ -135,7 +135,7 @@ export function registerDagsCommands(program: Command): void {
     .option("--json", 'print {"dag_id","run_id","state","tasks"} as JSON')
     .action(async (file: string, flags: { dag?: string; logicalDate?: string; conf?: string; verbose?: boolean; json?: boolean }) => {
       const { config } = resolveConfig({});
-      const { result, logsFolder } = await runDagsTest(file, {
+      const { result, failedLogs } = await runDagsTest(file, {
         dag: flags.dag,
         logicalDate: parseIsoFlag("--logical-date", flags.logicalDate),
         conf: parseConf(flags.conf),
@@ -148,7 +148,9 @@ export function registerDagsCommands(program: Command): void {
         process.stdout.write(`run ${result.run_id} of ${result.dag_id}: ${result.state}\n`);
         printRows(Object.entries(result.tasks).map(([task_id, state]) => ({ task_id, state })), false, ["task_id", "state"]);
       }
-      if (logsFolder) process.stderr.write(`logs of the tries: ${logsFolder}\n`);
+      for (const [taskId, log] of Object.entries(failedLogs)) {
+        process.stderr.write(`--- log of failed task ${taskId} ---\n${log}`);
+      }
       process.exitCode = result.state === "success" ? 0 : 1;
     });
 }

@@ -1,6 +1,6 @@
-import fs from "node:fs";
 import type { Command } from "commander";
 import { NotFoundError } from "../../errors.js";
+import { readTryLog } from "../../executor/try-logs.js";
 import { iso, printRows, withStore, type GlobalFlags } from "../context.js";
 import { withGlobalFlags } from "../main.js";
 
@@ -51,7 +51,7 @@ export function registerTasksCommands(program: Command): void {
     withStore(flags, async (store) => {
       const tries = await store.db
         .selectFrom("task_try")
-        .select(["try_number", "log_path"])
+        .select(["ti_id", "try_number"])
         .where("dag_id", "=", dagId)
         .where("run_id", "=", runId)
         .where("task_id", "=", taskId)
@@ -67,8 +67,7 @@ export function registerTasksCommands(program: Command): void {
       if (!found) {
         throw new NotFoundError(`task '${taskId}' has no try ${flags.try}; its tries are ${tries.map((t) => t.try_number).join(", ")}`);
       }
-      if (!fs.existsSync(found.log_path)) throw new NotFoundError(`the log of try ${wanted} is gone from ${found.log_path}`);
-      process.stdout.write(fs.readFileSync(found.log_path));
+      process.stdout.write((await readTryLog(store, found.ti_id, found.try_number)) ?? "");
     }),
   );
 }

@@ -96,9 +96,21 @@ export async function up(db: Kysely<unknown>, dialect: DialectSupport): Promise<
     .addColumn("start_date", "bigint", (c) => c.notNull())
     .addColumn("end_date", "bigint")
     .addColumn("duration_ms", "bigint")
-    .addColumn("log_path", "varchar(1000)", (c) => c.notNull())
     .addPrimaryKeyConstraint("task_try_pk", ["ti_id", "try_number"])
     .execute();
+
+  // Logs live in the DB so that any node can read them, while the try runs and after.
+  await id("task_log")
+    .addColumn("ti_id", "bigint", (c) => c.notNull())
+    .addColumn("try_number", "integer", (c) => c.notNull())
+    .addColumn("dag_id", key, (c) => c.notNull())
+    .addColumn("run_id", key, (c) => c.notNull())
+    .addColumn("task_id", key, (c) => c.notNull())
+    .addColumn("map_index", "integer", (c) => c.notNull())
+    .addColumn("chunk", text, (c) => c.notNull())
+    .addColumn("created_at", "bigint", (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex("task_log_try_idx").on("task_log").columns(["ti_id", "try_number", "id"]).execute();
 
   await db.schema
     .createTable("xcom")
