@@ -10,17 +10,25 @@ import type { TryRequest } from "./protocol.js";
 import { RunnerPool } from "./runner-pool.js";
 import { retryUntilDone } from "../util/retry.js";
 import { appendTryLogs, LOG_FLUSH_MS, type LogChunk } from "./try-logs.js";
-import { claimTries, finishTries, type FinishedTry } from "./tries.js";
+import type { TaskState } from "../store/schema.js";
+import { claimTries, finalState, finishTries, type FinishedTry } from "./tries.js";
 
 export interface Executor {
   /** Tries this executor can take now. */
   freeSlots(): number;
   /** Takes tries the scheduler has just queued. */
   submit(requests: TryRequest[]): void;
-  /** Called with the ids of the task instances whose tries ended and were recorded. */
-  onTriesFinished(listener: (tiIds: number[]) => void): void;
+  /** Called with the task instances whose tries ended and were recorded, and the state each was left in. */
+  onTriesFinished(listener: (finished: FinishedTi[]) => void): void;
   /** Stops taking work and stops the runners; tries still running end as failed. */
   close(): Promise<void>;
+}
+
+export interface FinishedTi {
+  tiId: number;
+  state: TaskState;
+  /** For up_for_retry: when the next try may start. */
+  nextTryAt?: number;
 }
 
 export interface LocalExecutorOptions {
@@ -37,7 +45,7 @@ export class LocalExecutor implements Executor {
   private finished: FinishedTry[] = [];
   private flushScheduled = false;
   private flushing: Promise<void> = Promise.resolve();
-  private listeners: Array<(tiIds: number[]) => void> = [];
+  private listeners: Array<(finished: FinishedTi[]) => void> = [];
   /** Log text received from runners, not yet written. */
   private logs: LogChunk[] = [];
   private readonly logTimer: NodeJS.Timeout;
@@ -62,7 +70,7 @@ export class LocalExecutor implements Executor {
     return Math.max(0, this.options.parallelism - this.inFlight);
   }
 
-  onTriesFinished(listener: (tiIds: number[]) => void): void {
+  onTriesFinished(listener: (finished: FinishedTi[]) => void): void {
     this.listeners.push(listener);
   }
 
@@ -109,8 +117,12 @@ export class LocalExecutor implements Executor {
     // An outcome is never dropped: keep trying while the DB is away. Its log goes in the same transaction.
     await retryUntilDone("recording try outcomes", () => finishTries(this.store, batch, logs), this.options.logger);
     this.inFlight -= batch.length;
-    const ids = batch.map((f) => f.request.tiId);
-    for (const listener of this.listeners) listener(ids);
+    const now = Date.now();
+    const finished = batch.map((f): FinishedTi => {
+      const state = finalState(f.request, f.outcome);
+      return { tiId: f.request.tiId, state, nextTryAt: state === "up_for_retry" ? now + f.request.retryDelayMs : undefined };
+    });
+    for (const listener of this.listeners) listener(finished);
   }
 
   async close(): Promise<void> {

@@ -13,7 +13,8 @@ import { chunks } from "../util/chunks.js";
 import { DagCache } from "./dag-cache.js";
 import { fenced, type LeaseHandle } from "./lease.js";
 import { createScheduledRuns, startQueuedRuns } from "./runs.js";
-import { evaluateRun, type TiStateRow } from "./task-evaluation.js";
+import { RunStates } from "./run-states.js";
+import { evaluateRun, type RunEvaluation } from "./task-evaluation.js";
 import { queueScheduledTasks } from "./task-queueing.js";
 
 export interface SchedulerOptions {
@@ -35,7 +36,7 @@ export interface SchedulerEvents {
 export class Scheduler extends EventEmitter<SchedulerEvents> {
   private readonly cache: DagCache;
   private readonly dirtyRuns = new Set<number>();
-  private readonly runOfTi = new Map<number, number>();
+  private readonly runStates = new RunStates();
   private allRunsDirty = true;
   /** Run creation and DAG refresh: on ticks and explicit wakes, not on every finished try. */
   private housekeepingDue = true;
@@ -50,10 +51,10 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   constructor(private readonly options: SchedulerOptions) {
     super();
     this.cache = new DagCache(options.store);
-    options.executor.onTriesFinished((tiIds) => {
-      for (const id of tiIds) {
-        const run = this.runOfTi.get(id);
-        this.runOfTi.delete(id);
+    options.executor.onTriesFinished((finished) => {
+      for (const ti of finished) {
+        const run = this.runStates.set(ti.tiId, ti.state);
+        if (ti.nextTryAt !== undefined) this.runStates.setNextTry(ti.tiId, ti.nextTryAt);
         if (run !== undefined) this.dirtyRuns.add(run);
       }
       this.schedulePass();
@@ -141,7 +142,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       now,
     );
     if (requests.length > 0) {
-      for (const r of requests) this.runOfTi.set(r.tiId, r.dagRunId);
+      for (const r of requests) this.runStates.set(r.tiId, "queued");
       this.options.executor.submit(requests);
     }
   }
@@ -150,80 +151,70 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const { store, lease } = this.options;
     let runIds: number[];
     if (this.allRunsDirty) {
+      // Every tick: read all running runs back, which also picks up changes made by others.
       this.allRunsDirty = false;
       this.dirtyRuns.clear();
-      const running = await store.db.selectFrom("dag_run").select("id").where("state", "=", "running").execute();
-      runIds = running.map((r) => r.id);
+      runIds = await this.runStates.load(store);
     } else {
       runIds = [...this.dirtyRuns];
       this.dirtyRuns.clear();
+      await this.runStates.load(store, runIds.filter((id) => !this.runStates.has(id)));
     }
-    for (const part of chunks(runIds, 200)) {
-      const runs = await store.db
-        .selectFrom("dag_run")
-        .select(["id", "dag_id", "state"])
-        .where("id", "in", part)
-        .where("state", "=", "running")
-        .execute();
-      if (runs.length === 0) continue;
-      const tis = await store.db
-        .selectFrom("task_instance")
-        .select(["id", "dag_run_id", "task_id", "state", "next_try_at"])
-        .where("dag_run_id", "in", runs.map((r) => r.id))
-        .execute();
-      const tisByRun = new Map<number, TiStateRow[]>();
-      for (const ti of tis) {
-        const list = tisByRun.get(ti.dag_run_id) ?? [];
-        list.push(ti);
-        tisByRun.set(ti.dag_run_id, list);
-      }
-      const dags = await this.cache.load(runs.map((r) => r.dag_id));
-      const finished: Array<[number, "success" | "failed"]> = [];
-      await fenced(store, lease, async (trx) => {
-        for (const run of runs) {
-          const cached = dags.get(run.dag_id);
-          if (!cached || cached.isPaused) continue;
-          const evaluation = evaluateRun(cached.dag, tisByRun.get(run.id) ?? [], now);
-          for (const [state, ids] of evaluation.fromNone) {
-            const finishedNow = state !== "scheduled";
-            for (const idPart of chunks(ids)) {
-              await trx
-                .updateTable("task_instance")
-                .set({
-                  state,
-                  updated_at: now,
-                  ...(finishedNow ? { start_date: now, end_date: now, duration_ms: 0 } : {}),
-                })
-                .where("id", "in", idPart)
-                .where("state", "is", null)
-                .execute();
-            }
-          }
-          if (evaluation.retriesDue.length > 0) {
+    const runs = runIds.flatMap((id) => {
+      const entry = this.runStates.get(id);
+      return entry ? [{ id, ...entry }] : [];
+    });
+    if (runs.length === 0) return;
+    const dags = await this.cache.load(runs.map((r) => r.dagId));
+    const finished: Array<[number, "success" | "failed"]> = [];
+    const evaluations: RunEvaluation[] = [];
+    await fenced(store, lease, async (trx) => {
+      for (const run of runs) {
+        const cached = dags.get(run.dagId);
+        if (!cached || cached.isPaused) continue;
+        const evaluation = evaluateRun(cached.dag, run.tis, now);
+        evaluations.push(evaluation);
+        for (const [state, ids] of evaluation.fromNone) {
+          const finishedNow = state !== "scheduled";
+          for (const idPart of chunks(ids)) {
             await trx
               .updateTable("task_instance")
-              .set({ state: "scheduled", next_try_at: null, updated_at: now })
-              .where("id", "in", evaluation.retriesDue)
-              .where("state", "=", "up_for_retry")
+              .set({ state, updated_at: now, ...(finishedNow ? { start_date: now, end_date: now, duration_ms: 0 } : {}) })
+              .where("id", "in", idPart)
+              .where("state", "is", null)
               .execute();
-          }
-          if (evaluation.runState) {
-            await trx
-              .updateTable("dag_run")
-              .set({ state: evaluation.runState, end_date: now })
-              .where("id", "=", run.id)
-              .where("state", "=", "running")
-              .execute();
-            finished.push([run.id, evaluation.runState]);
           }
         }
-      });
-      // A finished run may let a queued one start.
-      if (finished.length > 0) this.housekeepingDue = true;
-      for (const [id, state] of finished) {
-        this.options.logger.info({ dag_run_id: id, state }, "DAG run finished");
-        this.emit("runFinished", id, state);
+        for (const idPart of chunks(evaluation.retriesDue)) {
+          await trx
+            .updateTable("task_instance")
+            .set({ state: "scheduled", next_try_at: null, updated_at: now })
+            .where("id", "in", idPart)
+            .where("state", "=", "up_for_retry")
+            .execute();
+        }
+        if (evaluation.runState) {
+          await trx
+            .updateTable("dag_run")
+            .set({ state: evaluation.runState, end_date: now })
+            .where("id", "=", run.id)
+            .where("state", "=", "running")
+            .execute();
+          finished.push([run.id, evaluation.runState]);
+        }
       }
+    });
+    // Only once the transaction has committed does memory follow what was written.
+    for (const evaluation of evaluations) {
+      for (const [state, ids] of evaluation.fromNone) for (const id of ids) this.runStates.set(id, state);
+      for (const id of evaluation.retriesDue) this.runStates.set(id, "scheduled");
+    }
+    for (const [id] of finished) this.runStates.drop(id);
+    // A finished run may let a queued one start.
+    if (finished.length > 0) this.housekeepingDue = true;
+    for (const [id, state] of finished) {
+      this.options.logger.info({ dag_run_id: id, state }, "DAG run finished");
+      this.emit("runFinished", id, state);
     }
   }
 }
