@@ -21,29 +21,31 @@ export interface LeaseHandle {
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-/** Takes the lease for `holder`, growing the epoch, and returns the new epoch. */
+/**
+ * Takes the lease for `holder`, growing the epoch, and returns the new epoch. The epoch grows in the
+ * UPDATE itself, so two takeovers at once still end with two different epochs.
+ */
 export async function takeLease(store: Store, holder: string, durationMs: number): Promise<LeaseHandle> {
   return store.transaction(async (trx) => {
     const now = await dbNow(store, trx);
-    const current = await trx
+    const taken = await trx
+      .updateTable("scheduler_lease")
+      .set((eb) => ({ holder, epoch: eb("epoch", "+", 1), expires_at: now + durationMs, renewed_at: now }))
+      .where("name", "=", SCHEDULER_LEASE)
+      .executeTakeFirst();
+    if (Number(taken.numUpdatedRows) === 0) {
+      await trx
+        .insertInto("scheduler_lease")
+        .values({ name: SCHEDULER_LEASE, holder, epoch: 1, expires_at: now + durationMs, renewed_at: now })
+        .execute();
+    }
+    // Our UPDATE holds the row's lock until commit, so this reads our own epoch.
+    const row = await trx
       .selectFrom("scheduler_lease")
       .select("epoch")
       .where("name", "=", SCHEDULER_LEASE)
-      .executeTakeFirst();
-    const epoch = (current?.epoch ?? 0) + 1;
-    if (current) {
-      await trx
-        .updateTable("scheduler_lease")
-        .set({ holder, epoch, expires_at: now + durationMs, renewed_at: now })
-        .where("name", "=", SCHEDULER_LEASE)
-        .execute();
-    } else {
-      await trx
-        .insertInto("scheduler_lease")
-        .values({ name: SCHEDULER_LEASE, holder, epoch, expires_at: now + durationMs, renewed_at: now })
-        .execute();
-    }
-    return { holder, epoch };
+      .executeTakeFirstOrThrow();
+    return { holder, epoch: Number(row.epoch) };
   });
 }
 
