@@ -24,6 +24,7 @@ export interface DagsTestOptions {
   logicalDate?: number;
   conf: Record<string, unknown>;
   parseTimeoutMs: number;
+  parallelism: number;
   verbose: boolean;
 }
 
@@ -73,7 +74,7 @@ export async function runDagsTest(file: string, options: DagsTestOptions): Promi
 
     const run = await triggerDagRun(store, dagId, { conf: options.conf, logicalDate: options.logicalDate });
     const lease = await takeLease(store, `dags-test:${process.pid}`, 3_600_000);
-    const executor = new LocalExecutor(store, { parallelism: 16, warmRunners: 1, logger });
+    const executor = new LocalExecutor(store, { parallelism: options.parallelism, warmRunners: 1, logger });
     const scheduler = new Scheduler({ store, lease, executor, logger });
     const state = await new Promise<"success" | "failed">((resolve, reject) => {
       scheduler.on("runFinished", (id, s) => id === run.id && resolve(s));

@@ -189,3 +189,32 @@ describe("--help", () => {
     }
   });
 });
+
+describe("parallelism", () => {
+  test("no more tries run at once than ALOFT_PARALLELISM", async () => {
+    const marks = tempDir("marks");
+    const dags = writeDags({
+      "wide.ts": `import { bash, dag } from "aloft";
+        dag("wide", {}, () => {
+          for (let i = 0; i < 6; i++) {
+            bash("t" + i, 'echo "start $(date +%s%3N)" >> ${marks}/$ALOFT_TASK_ID; sleep 0.4; echo "end $(date +%s%3N)" >> ${marks}/$ALOFT_TASK_ID');
+          }
+        });`,
+    });
+    const result = await runCli(["dags", "test", path.join(dags, "wide.ts"), "--json"], { ALOFT_PARALLELISM: "2" });
+    assert.equal(result.code, 0, result.stderr);
+    const events: Array<[number, number]> = [];
+    for (const file of fs.readdirSync(marks)) {
+      for (const line of fs.readFileSync(path.join(marks, file), "utf8").trim().split("\n")) {
+        const [kind, at] = line.split(" ");
+        events.push([Number(at), kind === "start" ? 1 : -1]);
+      }
+    }
+    assert.equal(events.length, 12);
+    events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    let running = 0;
+    let most = 0;
+    for (const [, delta] of events) most = Math.max(most, (running += delta));
+    assert.equal(most, 2);
+  });
+});

@@ -203,3 +203,22 @@ for (const factory of testDialects()) {
     });
   });
 }
+
+describe("standalone with its defaults", { timeout: 120_000 }, () => {
+  test("loads the example DAGs and runs each of them to success", async () => {
+    const home = tempDir("home");
+    const aloft = new Standalone(`sqlite://${path.join(home, "aloft.db")}`, "", {});
+    delete aloft.env.ALOFT_DAGS_FOLDER;
+    try {
+      await aloft.start();
+      const dags = await aloft.cliJson<Array<{ dag_id: string }>>(["dags", "list"]);
+      assert.deepEqual(dags.map((d) => d.dag_id), ["fan_out_fan_in", "hello", "retries_and_params"]);
+      const runs = await Promise.all(dags.map(async (d) => [d.dag_id, await aloft.trigger(d.dag_id)] as const));
+      for (const [dagId, runId] of runs) assert.equal((await aloft.waitForRun(dagId, runId)).state, "success", dagId);
+      assert.equal((await aloft.cli(["dags", "list-import-errors", "--json"])).stdout.trim(), "[]");
+    } finally {
+      await aloft.stop();
+      aloft.cleanup();
+    }
+  });
+});

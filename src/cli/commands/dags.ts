@@ -140,6 +140,7 @@ export function registerDagsCommands(program: Command): void {
         logicalDate: parseIsoFlag("--logical-date", flags.logicalDate),
         conf: parseConf(flags.conf),
         parseTimeoutMs: config.parseTimeoutMs,
+        parallelism: config.parallelism,
         verbose: Boolean(flags.verbose),
       });
       if (flags.json) {
