@@ -6,30 +6,12 @@
 import os from "node:os";
 import type { Logger } from "../logging.js";
 import type { Store } from "../store/db.js";
+import { retryUntilDone } from "../util/retry.js";
+import type { Executor, FinishedTi } from "./executor.js";
 import type { TryRequest } from "./protocol.js";
 import { RunnerPool } from "./runner-pool.js";
-import { retryUntilDone } from "../util/retry.js";
 import { appendTryLogs, LOG_FLUSH_MS, type LogChunk } from "./try-logs.js";
-import type { TaskState } from "../store/schema.js";
 import { claimTries, finalState, finishTries, type FinishedTry } from "./tries.js";
-
-export interface Executor {
-  /** Tries this executor can take now. */
-  freeSlots(): number;
-  /** Takes tries the scheduler has just queued. */
-  submit(requests: TryRequest[]): void;
-  /** Called with the task instances whose tries ended and were recorded, and the state each was left in. */
-  onTriesFinished(listener: (finished: FinishedTi[]) => void): void;
-  /** Stops taking work and stops the runners; tries still running end as failed. */
-  close(): Promise<void>;
-}
-
-export interface FinishedTi {
-  tiId: number;
-  state: TaskState;
-  /** For up_for_retry: when the next try may start. */
-  nextTryAt?: number;
-}
 
 export interface LocalExecutorOptions {
   parallelism: number;

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from "node:events";
 import { StaleEpochError } from "../errors.js";
-import type { Executor } from "../executor/local.js";
+import type { Executor } from "../executor/executor.js";
 import type { Logger } from "../logging.js";
 import type { Store } from "../store/db.js";
 import { chunks } from "../util/chunks.js";
@@ -115,6 +115,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       } else {
         this.consecutiveErrors++;
         this.allRunsDirty = true;
+        this.housekeepingDue = true;
         this.options.logger.error(
           { err: (error as Error).message, consecutive: this.consecutiveErrors },
           "scheduling pass failed; trying again at the next tick",
