@@ -23,6 +23,7 @@ export interface LocalExecutorOptions {
 export class LocalExecutor implements Executor {
   private readonly pool: RunnerPool;
   private readonly hostname: string;
+  /** Tries claimed or running; a try's slot is free once its runner is done, while its outcome is written. */
   private inFlight = 0;
   private finished: FinishedTry[] = [];
   private flushScheduled = false;
@@ -67,7 +68,10 @@ export class LocalExecutor implements Executor {
     const won = await retryUntilDone("claiming tries", () => claimTries(this.store, this.hostname, requests), logger);
     this.inFlight -= requests.length - won.length;
     for (const request of won) {
-      void this.pool.run(request).then((outcome) => this.record({ request, outcome }));
+      void this.pool.run(request).then((outcome) => {
+        this.inFlight--;
+        this.record({ request, outcome });
+      });
     }
   }
 
@@ -98,7 +102,6 @@ export class LocalExecutor implements Executor {
     this.logs = [];
     // An outcome is never dropped: keep trying while the DB is away. Its log goes in the same transaction.
     await retryUntilDone("recording try outcomes", () => finishTries(this.store, batch, logs), this.options.logger);
-    this.inFlight -= batch.length;
     const now = Date.now();
     const finished = batch.map((f): FinishedTi => {
       const state = finalState(f.request, f.outcome);

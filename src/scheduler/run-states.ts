@@ -66,6 +66,11 @@ export class RunStates {
     if (entry) entry.row.next_try_at = at;
   }
 
+  anyScheduled(): boolean {
+    for (const { row } of this.byTi.values()) if (row.state === "scheduled") return true;
+    return false;
+  }
+
   drop(runId: number): void {
     const entry = this.runs.get(runId);
     if (!entry) return;

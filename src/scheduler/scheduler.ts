@@ -130,13 +130,16 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   private async pass(): Promise<void> {
     const { store, lease } = this.options;
     const now = Date.now();
-    if (this.housekeepingDue) {
+    const housekeeping = this.housekeepingDue;
+    if (housekeeping) {
       this.housekeepingDue = false;
       this.cache.markStale();
       await createScheduledRuns(store, lease, this.cache, now);
       for (const id of await startQueuedRuns(store, lease, this.cache, now)) this.dirtyRuns.add(id);
     }
     await this.evaluateRuns(now);
+    // Between ticks only this scheduler makes tasks scheduled, so memory says whether to look.
+    if (!housekeeping && !this.runStates.anyScheduled()) return;
     const requests = await queueScheduledTasks(
       { store, lease, cache: this.cache, logger: this.options.logger },
       this.options.executor.freeSlots(),
@@ -167,14 +170,19 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     });
     if (runs.length === 0) return;
     const dags = await this.cache.load(runs.map((r) => r.dagId));
+    const evaluations: Array<{ runId: number; evaluation: RunEvaluation }> = [];
+    for (const run of runs) {
+      const cached = dags.get(run.dagId);
+      if (!cached || cached.isPaused) continue;
+      const evaluation = evaluateRun(cached.dag, run.tis, now);
+      if (evaluation.fromNone.size > 0 || evaluation.retriesDue.length > 0 || evaluation.runState) {
+        evaluations.push({ runId: run.id, evaluation });
+      }
+    }
+    if (evaluations.length === 0) return;
     const finished: Array<[number, "success" | "failed"]> = [];
-    const evaluations: RunEvaluation[] = [];
     await fenced(store, lease, async (trx) => {
-      for (const run of runs) {
-        const cached = dags.get(run.dagId);
-        if (!cached || cached.isPaused) continue;
-        const evaluation = evaluateRun(cached.dag, run.tis, now);
-        evaluations.push(evaluation);
+      for (const { runId, evaluation } of evaluations) {
         for (const [state, ids] of evaluation.fromNone) {
           const finishedNow = state !== "scheduled";
           for (const idPart of chunks(ids)) {
@@ -198,15 +206,15 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
           await trx
             .updateTable("dag_run")
             .set({ state: evaluation.runState, end_date: now })
-            .where("id", "=", run.id)
+            .where("id", "=", runId)
             .where("state", "=", "running")
             .execute();
-          finished.push([run.id, evaluation.runState]);
+          finished.push([runId, evaluation.runState]);
         }
       }
     });
     // Only once the transaction has committed does memory follow what was written.
-    for (const evaluation of evaluations) {
+    for (const { evaluation } of evaluations) {
       for (const [state, ids] of evaluation.fromNone) for (const id of ids) this.runStates.set(id, state);
       for (const id of evaluation.retriesDue) this.runStates.set(id, "scheduled");
     }

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from "kysely";
+import { sql, type CreateTableBuilder, type Kysely } from "kysely";
 import type { DialectSupport } from "../dialects/dialect.js";
 
 /** The first schema: DAGs, runs, task instances and tries, XCom, pools, the scheduler lease. */
@@ -11,6 +11,14 @@ export async function up(db: Kysely<unknown>, dialect: DialectSupport): Promise<
       );
   const text = dialect.longText;
   const key = "varchar(250)";
+  /** The task instance a row belongs to, with its readable key, as tries, logs and XComs carry it. */
+  const withTaskInstance = <T extends CreateTableBuilder<string, never>>(table: T) =>
+    table
+      .addColumn("ti_id", "bigint", (c) => c.notNull())
+      .addColumn("dag_id", key, (c) => c.notNull())
+      .addColumn("run_id", key, (c) => c.notNull())
+      .addColumn("task_id", key, (c) => c.notNull())
+      .addColumn("map_index", "integer", (c) => c.notNull());
 
   await db.schema
     .createTable("dag")
@@ -82,14 +90,8 @@ export async function up(db: Kysely<unknown>, dialect: DialectSupport): Promise<
   await db.schema.createIndex("task_instance_run_idx").on("task_instance").columns(["dag_run_id", "state"]).execute();
   await db.schema.createIndex("task_instance_state_idx").on("task_instance").columns(["state"]).execute();
 
-  await db.schema
-    .createTable("task_try")
-    .addColumn("ti_id", "bigint", (c) => c.notNull())
+  await withTaskInstance(db.schema.createTable("task_try"))
     .addColumn("try_number", "integer", (c) => c.notNull())
-    .addColumn("dag_id", key, (c) => c.notNull())
-    .addColumn("run_id", key, (c) => c.notNull())
-    .addColumn("task_id", key, (c) => c.notNull())
-    .addColumn("map_index", "integer", (c) => c.notNull())
     .addColumn("state", "varchar(32)", (c) => c.notNull())
     .addColumn("hostname", key, (c) => c.notNull())
     .addColumn("pid", "integer")
@@ -100,26 +102,15 @@ export async function up(db: Kysely<unknown>, dialect: DialectSupport): Promise<
     .execute();
 
   // Logs live in the DB so that any node can read them, while the try runs and after.
-  await id("task_log")
-    .addColumn("ti_id", "bigint", (c) => c.notNull())
+  await withTaskInstance(id("task_log"))
     .addColumn("try_number", "integer", (c) => c.notNull())
-    .addColumn("dag_id", key, (c) => c.notNull())
-    .addColumn("run_id", key, (c) => c.notNull())
-    .addColumn("task_id", key, (c) => c.notNull())
-    .addColumn("map_index", "integer", (c) => c.notNull())
     .addColumn("chunk", text, (c) => c.notNull())
     .addColumn("created_at", "bigint", (c) => c.notNull())
     .execute();
   await db.schema.createIndex("task_log_try_idx").on("task_log").columns(["ti_id", "try_number", "id"]).execute();
 
-  await db.schema
-    .createTable("xcom")
-    .addColumn("ti_id", "bigint", (c) => c.notNull())
+  await withTaskInstance(db.schema.createTable("xcom"))
     .addColumn("key", key, (c) => c.notNull())
-    .addColumn("dag_id", key, (c) => c.notNull())
-    .addColumn("run_id", key, (c) => c.notNull())
-    .addColumn("task_id", key, (c) => c.notNull())
-    .addColumn("map_index", "integer", (c) => c.notNull())
     .addColumn("value", text, (c) => c.notNull())
     .addColumn("created_at", "bigint", (c) => c.notNull())
     .addPrimaryKeyConstraint("xcom_pk", ["ti_id", "key"])
