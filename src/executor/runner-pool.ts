@@ -148,7 +148,8 @@ export class RunnerPool {
     const child = fork(distModule("executor/runner-child.js"), [], {
       // Its own process group, so a timeout can kill the try's whole tree.
       detached: true,
-      execArgv: [],
+      // Stack traces of failing tasks point at the DAG file, not the compiled module.
+      execArgv: ["--enable-source-maps"],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     const runner: Runner = { child, ready: false, busy: false, tries: 0, idleSince: Date.now() };

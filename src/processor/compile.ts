@@ -27,6 +27,8 @@ export async function compileDagFile(file: string, outDir: string): Promise<Comp
     entryPoints: [file],
     bundle: true,
     write: false,
+    // Output lands in outDir, so the source map's relative paths lead back to the DAG file.
+    outdir: outDir,
     format: "esm",
     platform: "node",
     target: "node20",

@@ -37,7 +37,15 @@ async function parseFile(file: string, outDir: string): Promise<ParsedFile> {
     return { file, ok: true, dags, modulePath: compiled.modulePath };
   } catch (error) {
     takeRegisteredDags();
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const message = error instanceof Error ? `${error.name}: ${error.message}${whereInFile(error, file)}` : String(error);
     return { file, ok: false, error: message };
   }
+}
+
+/** " (at file:line:column)" for the first stack frame inside the DAG file, when there is one. */
+function whereInFile(error: Error, file: string): string {
+  const absolute = path.resolve(file);
+  const frame = error.stack?.split("\n").find((line) => line.includes(`${absolute}:`));
+  const location = frame?.match(/\(?(\/[^()]+:\d+:\d+)\)?\s*$/)?.[1];
+  return location ? ` (at ${location})` : "";
 }

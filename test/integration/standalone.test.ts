@@ -117,7 +117,7 @@ for (const factory of testDialects()) {
       assert.deepEqual(run, { state: "failed", tasks: { boom: "failed", after_boom: "upstream_failed", independent: "success" } });
       const log = await aloft.cli(["tasks", "logs", "failing", runId, "boom"]);
       assert.equal(log.code, 0);
-      assert.match(log.stdout, /boom on purpose/);
+      assert.match(log.stdout, /boom on purpose\n.*at .*failing\.ts:\d+:\d+/);
     });
 
     test("a retry waits retryDelay and each try keeps its own log", async () => {
@@ -166,7 +166,7 @@ for (const factory of testDialects()) {
       });
       const byFile = Object.fromEntries(errors.map((e) => [path.basename(e.filename), e.message]));
       assert.match(byFile["syntax_error.ts"]!, /cannot compile: .*syntax_error\.ts:2:\d+: Unexpected ";"/);
-      assert.match(byFile["throws.ts"]!, /cannot reach the config service/);
+      assert.match(byFile["throws.ts"]!, /Error: cannot reach the config service \(at .*throws\.ts:2:7\)/);
       assert.match(byFile["loops.ts"]!, /timed out after 4000 ms/);
       assert.match(byFile["exits.ts"]!, /exit code 3/);
       assert.match(byFile["cycle.ts"]!, /DAG 'cyclic'.*cycle: a -> b -> a|DAG 'cyclic'.*cycle: b -> a -> b/);
