@@ -41,7 +41,13 @@ interface Runner {
   busy: boolean;
   tries: number;
   idleSince: number;
-  current?: { request: TryRequest; resolve: (o: TryOutcome) => void; timer?: NodeJS.Timeout; timedOut?: string };
+  current?: {
+    request: TryRequest;
+    resolve: (o: TryOutcome) => void;
+    timer?: NodeJS.Timeout;
+    /** Why the pool killed the runner during the try (timeout, shutdown). */
+    killedBecause?: string;
+  };
 }
 
 interface Waiting {
@@ -87,7 +93,10 @@ export class RunnerPool {
     const exits = [...this.runners].map(
       (r) => new Promise<void>((resolve) => (r.child.exitCode !== null ? resolve() : r.child.once("exit", () => resolve()))),
     );
-    for (const runner of this.runners) this.killGroup(runner, "SIGKILL");
+    for (const runner of this.runners) {
+      if (runner.current) runner.current.killedBecause = "the executor shut down while the try was running; its process tree was killed";
+      this.killGroup(runner, "SIGKILL");
+    }
     await Promise.all(exits);
   }
 
@@ -138,7 +147,7 @@ export class RunnerPool {
 
   private timeOut(runner: Runner, timeoutMs: number): void {
     if (!runner.current) return;
-    runner.current.timedOut = `execution timeout: the try ran longer than ${timeoutMs} ms; its process tree was killed`;
+    runner.current.killedBecause = `execution timeout: the try ran longer than ${timeoutMs} ms; its process tree was killed`;
     this.killGroup(runner, "SIGTERM");
     setTimeout(() => this.killGroup(runner, "SIGKILL"), this.options.killGraceMs ?? 2_000).unref();
   }
@@ -172,14 +181,14 @@ export class RunnerPool {
       this.options.onLog(runner.current.request, message.text);
       return;
     }
-    const { request, resolve, timer, timedOut } = runner.current;
+    const { request, resolve, timer, killedBecause } = runner.current;
     if (message.log) this.options.onLog(request, message.log);
     if (timer) clearTimeout(timer);
     runner.current = undefined;
     runner.busy = false;
     runner.idleSince = Date.now();
     this.finishedAt.push(runner.idleSince);
-    resolve(timedOut ? this.failedByPool(request, timedOut) : message.outcome);
+    resolve(killedBecause ? this.failedByPool(request, killedBecause) : message.outcome);
     if (runner.tries >= (this.options.maxTriesPerRunner ?? 500)) this.retire(runner);
     this.dispatch();
   }
@@ -188,11 +197,11 @@ export class RunnerPool {
     this.runners.delete(runner);
     if (!runner.ready) this.spawning--;
     if (runner.current) {
-      const { request, resolve, timer, timedOut } = runner.current;
+      const { request, resolve, timer, killedBecause } = runner.current;
       if (timer) clearTimeout(timer);
       runner.current = undefined;
       const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-      resolve(this.failedByPool(request, timedOut ?? `the runner process running the try ${how}`));
+      resolve(this.failedByPool(request, killedBecause ?? `the runner process running the try ${how}`));
     }
     if (!this.closed) this.dispatch();
   }
