@@ -1,8 +1,17 @@
 /** What every CLI command shares: effective config, the metadata DB, output in text or JSON. */
+import { Option, type Command } from "commander";
 import { loadConfig, type AloftConfig, type ResolvedConfig } from "../config.js";
 import { UsageError } from "../errors.js";
 import { openStore, type Store } from "../store/db.js";
 import { pendingMigrations } from "../store/migrate.js";
+
+/** Adds the flags every command that reads the config accepts. */
+export function withGlobalFlags(command: Command): Command {
+  return command
+    .addOption(new Option("--database-url <url>", "metadata DB URL (env ALOFT_DATABASE_URL)"))
+    .addOption(new Option("--home <dir>", "Aloft home folder (env ALOFT_HOME, default ~/aloft)"))
+    .addOption(new Option("--config <file>", "config file (env ALOFT_CONFIG, default $ALOFT_HOME/aloft.toml)"));
+}
 
 /** Flags accepted by every command that reads the config. */
 export interface GlobalFlags {

@@ -1,5 +1,5 @@
 /** The `aloft` command line. Usage errors print one line and exit with code 2. */
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError } from "commander";
 import { DatabaseError, UsageError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { registerConfigCommands } from "./commands/config.js";
@@ -7,14 +7,6 @@ import { registerDagsCommands } from "./commands/dags.js";
 import { registerDbCommands } from "./commands/db.js";
 import { registerStandaloneCommand } from "./commands/standalone.js";
 import { registerTasksCommands } from "./commands/tasks.js";
-
-/** Adds the flags every command that reads the config accepts. */
-export function withGlobalFlags(command: Command): Command {
-  return command
-    .addOption(new Option("--database-url <url>", "metadata DB URL (env ALOFT_DATABASE_URL)"))
-    .addOption(new Option("--home <dir>", "Aloft home folder (env ALOFT_HOME, default ~/aloft)"))
-    .addOption(new Option("--config <file>", "config file (env ALOFT_CONFIG, default $ALOFT_HOME/aloft.toml)"));
-}
 
 export function buildProgram(): Command {
   const program = new Command("aloft")

@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import { describeConfig } from "../../config.js";
-import { printRows, resolveConfig, type GlobalFlags } from "../context.js";
-import { withGlobalFlags } from "../main.js";
+import { printRows, resolveConfig, type GlobalFlags, withGlobalFlags } from "../context.js";
 
 export function registerConfigCommands(program: Command): void {
   const config = program.command("config").description("inspect the configuration");

@@ -3,8 +3,7 @@ import { NotFoundError } from "../../errors.js";
 import { triggerDagRun } from "../../scheduler/runs.js";
 import type { Store } from "../../store/db.js";
 import { runDagsTest } from "../dags-test.js";
-import { iso, parseConf, parseIsoFlag, printRows, resolveConfig, withStore, type GlobalFlags } from "../context.js";
-import { withGlobalFlags } from "../main.js";
+import { iso, parseConf, parseIsoFlag, printRows, resolveConfig, withStore, type GlobalFlags, withGlobalFlags } from "../context.js";
 
 type JsonFlag = GlobalFlags & { json?: boolean };
 

@@ -2,8 +2,7 @@ import type { Command } from "commander";
 import { openStore } from "../../store/db.js";
 import { migrate } from "../../store/migrate.js";
 import { maskDatabaseUrl } from "../../store/url.js";
-import { resolveConfig, type GlobalFlags } from "../context.js";
-import { withGlobalFlags } from "../main.js";
+import { resolveConfig, type GlobalFlags, withGlobalFlags } from "../context.js";
 
 export function registerDbCommands(program: Command): void {
   const db = program.command("db").description("manage the metadata database");

@@ -6,8 +6,7 @@ import { createHttpServer } from "../../server/http.js";
 import { openStore } from "../../store/db.js";
 import { migrate } from "../../store/migrate.js";
 import { maskDatabaseUrl } from "../../store/url.js";
-import { resolveConfig, type GlobalFlags } from "../context.js";
-import { withGlobalFlags } from "../main.js";
+import { resolveConfig, type GlobalFlags, withGlobalFlags } from "../context.js";
 
 export function registerStandaloneCommand(program: Command): void {
   withGlobalFlags(

@@ -1,8 +1,7 @@
 import type { Command } from "commander";
 import { NotFoundError } from "../../errors.js";
 import { readTryLog } from "../../executor/try-logs.js";
-import { iso, printRows, withStore, type GlobalFlags } from "../context.js";
-import { withGlobalFlags } from "../main.js";
+import { iso, printRows, withStore, type GlobalFlags, withGlobalFlags } from "../context.js";
 
 export function registerTasksCommands(program: Command): void {
   const tasks = program.command("tasks").description("inspect task instances and their logs");
