@@ -61,6 +61,10 @@ const DAGS: Record<string, string> = {
       bash("sleeper", "echo $$ > ${pidDir}/long-bash.pid; sleep 300", { retries: 1, retryDelay: 0 });
     });
   `,
+  "serial.ts": `
+    import { bash, dag } from "aloft";
+    dag("serial", { schedule: null, maxActiveRuns: 1 }, () => { bash("work", "sleep 1"); });
+  `,
   "syntax_error.ts": `import { dag } from "aloft";\ndag("broken", { schedule: null }, () => { const x = ; });\n`,
   "throws.ts": `import { dag } from "aloft";\nthrow new Error("cannot reach the config service");\n`,
   "loops.ts": `import { dag } from "aloft";\nwhile (true) {}\n`,
@@ -171,7 +175,7 @@ for (const factory of testDialects()) {
       assert.match(byFile["exits.ts"]!, /exit code 3/);
       assert.match(byFile["cycle.ts"]!, /DAG 'cyclic'.*cycle: a -> b -> a|DAG 'cyclic'.*cycle: b -> a -> b/);
       const dags = await aloft.cliJson<Array<{ dag_id: string }>>(["dags", "list"]);
-      assert.deepEqual(dags.map((d) => d.dag_id), ["failing", "fan", "long", "retry", "skip", "timeout"]);
+      assert.deepEqual(dags.map((d) => d.dag_id), ["failing", "fan", "long", "retry", "serial", "skip", "timeout"]);
     });
 
     test("pause stops new runs from starting; unpause lets them run", async () => {
@@ -182,6 +186,16 @@ for (const factory of testDialects()) {
       assert.equal(runs.find((r) => r.run_id === runId)?.state, "queued");
       assert.equal((await aloft.cli(["dags", "unpause", "fan"])).code, 0);
       assert.equal((await aloft.waitForRun("fan", runId)).state, "success");
+    });
+
+    test("maxActiveRuns 1: a second run waits in queued until the first has finished", async () => {
+      const first = await aloft.trigger("serial", ["--run-id", "first"]);
+      const second = await aloft.trigger("serial", ["--run-id", "second"]);
+      assert.equal((await aloft.waitForRun("serial", second)).state, "success");
+      const runs = await aloft.cliJson<Array<{ run_id: string; start_date: string; end_date: string }>>(["dags", "list-runs", "serial"]);
+      const byId = Object.fromEntries(runs.map((r) => [r.run_id, r]));
+      assert.equal(runs.length, 2);
+      assert.ok(Date.parse(byId[second]!.start_date) >= Date.parse(byId[first]!.end_date), "the runs overlapped");
     });
 
     test("kill -9 of standalone mid-try: runners die with it, the try is retried after restart", async () => {
@@ -209,10 +223,20 @@ describe("standalone with its defaults", { timeout: 120_000 }, () => {
     const home = tempDir("home");
     const aloft = new Standalone(`sqlite://${path.join(home, "aloft.db")}`, "", {});
     delete aloft.env.ALOFT_DAGS_FOLDER;
+    const startedAt = Date.now();
     try {
       await aloft.start();
       const dags = await aloft.cliJson<Array<{ dag_id: string }>>(["dags", "list"]);
       assert.deepEqual(dags.map((d) => d.dag_id), ["fan_out_fan_in", "hello", "retries_and_params"]);
+      // hello is @hourly with catchup off: one scheduled run, for the latest hour that has begun.
+      const hourly = await waitFor("the scheduled run of hello", async () => {
+        const runs = await aloft.cliJson<Array<{ run_type: string; logical_date: string }>>(["dags", "list-runs", "hello"]);
+        return runs.length > 0 ? runs : undefined;
+      });
+      const hourStart = (ms: number) => new Date(ms - (ms % 3_600_000)).toISOString();
+      const oldest = hourly[hourly.length - 1]!;
+      assert.ok(hourly.every((r) => r.run_type === "scheduled"));
+      assert.ok([hourStart(startedAt), hourStart(Date.now())].includes(oldest.logical_date), `unexpected ${oldest.logical_date}`);
       const runs = await Promise.all(dags.map(async (d) => [d.dag_id, await aloft.trigger(d.dag_id)] as const));
       for (const [dagId, runId] of runs) assert.equal((await aloft.waitForRun(dagId, runId)).state, "success", dagId);
       assert.equal((await aloft.cli(["dags", "list-import-errors", "--json"])).stdout.trim(), "[]");
