@@ -101,9 +101,9 @@ export class LocalExecutor implements Executor {
     const logs = this.logs;
     this.logs = [];
     // An outcome is never dropped: keep trying while the DB is away. Its log goes in the same transaction.
-    await retryUntilDone("recording try outcomes", () => finishTries(this.store, batch, logs), this.options.logger);
+    const recorded = await retryUntilDone("recording try outcomes", () => finishTries(this.store, batch, logs), this.options.logger);
     const now = Date.now();
-    const finished = batch.map((f): FinishedTi => {
+    const finished = recorded.map((f): FinishedTi => {
       const state = finalState(f.request, f.outcome);
       return { tiId: f.request.tiId, state, nextTryAt: state === "up_for_retry" ? now + f.request.retryDelayMs : undefined };
     });

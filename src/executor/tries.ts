@@ -95,12 +95,13 @@ export function finalState(request: TryRequest, outcome: TryOutcome): TaskState 
  * Records the outcomes of running tries, with the last of their log text; an outcome for a try that
  * is no longer running is ignored.
  */
-export async function finishTries(store: Store, finished: FinishedTry[], logs: LogChunk[] = []): Promise<void> {
-  if (finished.length === 0 && logs.length === 0) return;
+export async function finishTries(store: Store, finished: FinishedTry[], logs: LogChunk[] = []): Promise<FinishedTry[]> {
+  if (finished.length === 0 && logs.length === 0) return [];
   const now = Date.now();
-  await store.transaction(async (trx) => {
+  return store.transaction(async (trx) => {
     await appendTryLogs(trx, logs);
-    const groups = groupBy(finished, (f) => {
+    const live = await stillRunning(trx, finished, store.supportsRowLocks);
+    const groups = groupBy(live, (f) => {
       const state = finalState(f.request, f.outcome);
       const delay = state === "up_for_retry" ? f.request.retryDelayMs : 0;
       return `${state}|${f.request.tryNumber}|${delay}`;
@@ -134,7 +135,7 @@ export async function finishTries(store: Store, finished: FinishedTry[], logs: L
           .execute();
       }
     }
-    const results = finished.filter((f) => f.outcome.state === "success" && f.outcome.resultJson !== undefined);
+    const results = live.filter((f) => f.outcome.state === "success" && f.outcome.resultJson !== undefined);
     for (const part of chunks(results, 500)) {
       await trx
         .insertInto("xcom")
@@ -152,5 +153,25 @@ export async function finishTries(store: Store, finished: FinishedTry[], logs: L
         )
         .execute();
     }
+    return live;
   });
+}
+
+/**
+ * The tries that are still the running try of their task instance. Others were changed meanwhile
+ * (marked by hand, or reset): their outcome, and their result, must not overwrite what is there now.
+ */
+async function stillRunning(trx: Db, finished: FinishedTry[], lockRows: boolean): Promise<FinishedTry[]> {
+  const running = new Set<string>();
+  for (const part of chunks(finished)) {
+    const rows = await trx
+      .selectFrom("task_instance")
+      .select(["id", "try_number"])
+      .where("id", "in", part.map((f) => f.request.tiId))
+      .where("state", "=", "running")
+      .$if(lockRows, (q) => q.forUpdate())
+      .execute();
+    for (const row of rows) running.add(`${row.id}|${row.try_number}`);
+  }
+  return finished.filter((f) => running.has(`${f.request.tiId}|${f.request.tryNumber}`));
 }
