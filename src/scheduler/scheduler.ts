@@ -5,17 +5,21 @@
  * transaction (see lease.ts), so a scheduler that lost its lease stops instead of committing.
  */
 import { EventEmitter } from "node:events";
+import type { Kysely, Transaction } from "kysely";
 import { StaleEpochError } from "../errors.js";
 import type { Executor } from "../executor/executor.js";
 import type { Logger } from "../logging.js";
 import type { Store } from "../store/db.js";
+import type { Database } from "../store/schema.js";
 import { chunks } from "../util/chunks.js";
 import { DagCache } from "./dag-cache.js";
 import { fenced, type LeaseHandle } from "./lease.js";
 import { createScheduledRuns, startQueuedRuns } from "./runs.js";
 import { RunStates } from "./run-states.js";
 import { evaluateRun, type RunEvaluation } from "./task-evaluation.js";
-import { queueScheduledTasks } from "./task-queueing.js";
+import { queueScheduledTasks, tryRequests } from "./task-queueing.js";
+
+type Db = Kysely<Database> | Transaction<Database>;
 
 export interface SchedulerOptions {
   store: Store;
@@ -128,7 +132,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   private async pass(): Promise<void> {
-    const { store, lease } = this.options;
+    const { store, lease, executor, logger } = this.options;
     const now = Date.now();
     const housekeeping = this.housekeepingDue;
     if (housekeeping) {
@@ -137,22 +141,42 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       await createScheduledRuns(store, lease, this.cache, now);
       for (const id of await startQueuedRuns(store, lease, this.cache, now)) this.dirtyRuns.add(id);
     }
-    await this.evaluateRuns(now);
+    const evaluations = await this.evaluateRuns(now);
     // Between ticks only this scheduler makes tasks scheduled, so memory says whether to look.
-    if (!housekeeping && !this.runStates.anyScheduled()) return;
-    const requests = await queueScheduledTasks(
-      { store, lease, cache: this.cache, logger: this.options.logger },
-      this.options.executor.freeSlots(),
-      now,
-    );
-    if (requests.length > 0) {
+    const freeSlots = executor.freeSlots();
+    const lookForWork =
+      freeSlots > 0 && (housekeeping || this.runStates.anyScheduled() || evaluations.some((e) => e.evaluation.fromNone.has("scheduled") || e.evaluation.retriesDue.length > 0));
+    if (evaluations.length === 0 && !lookForWork) return;
+
+    // One fenced transaction moves the runs on and queues what became ready.
+    const { finished, queued } = await fenced(store, lease, async (trx) => {
+      const finished = await writeEvaluations(trx, evaluations, now);
+      const queued = lookForWork ? await queueScheduledTasks(trx, freeSlots, now, logger) : [];
+      return { finished, queued };
+    });
+
+    for (const { evaluation } of evaluations) {
+      for (const [state, ids] of evaluation.fromNone) for (const id of ids) this.runStates.set(id, state);
+      for (const id of evaluation.retriesDue) this.runStates.set(id, "scheduled");
+    }
+    for (const [id] of finished) this.runStates.drop(id);
+    // A finished run may let a queued one start.
+    if (finished.length > 0) this.housekeepingDue = true;
+    for (const [id, state] of finished) {
+      logger.info({ dag_run_id: id, state }, "DAG run finished");
+      this.emit("runFinished", id, state);
+    }
+
+    if (queued.length > 0) {
+      const requests = tryRequests(queued, await this.cache.load(queued.map((q) => q.dag_id)));
       for (const r of requests) this.runStates.set(r.tiId, "queued");
-      this.options.executor.submit(requests);
+      executor.submit(requests);
     }
   }
 
-  private async evaluateRuns(now: number): Promise<void> {
-    const { store, lease } = this.options;
+  /** What the trigger rules decide for the runs that changed (all running runs on a tick); nothing is written yet. */
+  private async evaluateRuns(now: number): Promise<Array<{ runId: number; evaluation: RunEvaluation }>> {
+    const { store } = this.options;
     let runIds: number[];
     if (this.allRunsDirty) {
       // Every tick: read all running runs back, which also picks up changes made by others.
@@ -168,7 +192,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       const entry = this.runStates.get(id);
       return entry ? [{ id, ...entry }] : [];
     });
-    if (runs.length === 0) return;
+    if (runs.length === 0) return [];
     const dags = await this.cache.load(runs.map((r) => r.dagId));
     const evaluations: Array<{ runId: number; evaluation: RunEvaluation }> = [];
     for (const run of runs) {
@@ -179,51 +203,46 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         evaluations.push({ runId: run.id, evaluation });
       }
     }
-    if (evaluations.length === 0) return;
-    const finished: Array<[number, "success" | "failed"]> = [];
-    await fenced(store, lease, async (trx) => {
-      for (const { runId, evaluation } of evaluations) {
-        for (const [state, ids] of evaluation.fromNone) {
-          const finishedNow = state !== "scheduled";
-          for (const idPart of chunks(ids)) {
-            await trx
-              .updateTable("task_instance")
-              .set({ state, updated_at: now, ...(finishedNow ? { start_date: now, end_date: now, duration_ms: 0 } : {}) })
-              .where("id", "in", idPart)
-              .where("state", "is", null)
-              .execute();
-          }
-        }
-        for (const idPart of chunks(evaluation.retriesDue)) {
-          await trx
-            .updateTable("task_instance")
-            .set({ state: "scheduled", next_try_at: null, updated_at: now })
-            .where("id", "in", idPart)
-            .where("state", "=", "up_for_retry")
-            .execute();
-        }
-        if (evaluation.runState) {
-          await trx
-            .updateTable("dag_run")
-            .set({ state: evaluation.runState, end_date: now })
-            .where("id", "=", runId)
-            .where("state", "=", "running")
-            .execute();
-          finished.push([runId, evaluation.runState]);
-        }
+    return evaluations;
+  }
+}
+
+/** Writes what the trigger rules decided; returns the runs that finished. */
+async function writeEvaluations(
+  trx: Db,
+  evaluations: Array<{ runId: number; evaluation: RunEvaluation }>,
+  now: number,
+): Promise<Array<[number, "success" | "failed"]>> {
+  const finished: Array<[number, "success" | "failed"]> = [];
+  for (const { runId, evaluation } of evaluations) {
+    for (const [state, ids] of evaluation.fromNone) {
+      const finishedNow = state !== "scheduled";
+      for (const idPart of chunks(ids)) {
+        await trx
+          .updateTable("task_instance")
+          .set({ state, updated_at: now, ...(finishedNow ? { start_date: now, end_date: now, duration_ms: 0 } : {}) })
+          .where("id", "in", idPart)
+          .where("state", "is", null)
+          .execute();
       }
-    });
-    // Only once the transaction has committed does memory follow what was written.
-    for (const { evaluation } of evaluations) {
-      for (const [state, ids] of evaluation.fromNone) for (const id of ids) this.runStates.set(id, state);
-      for (const id of evaluation.retriesDue) this.runStates.set(id, "scheduled");
     }
-    for (const [id] of finished) this.runStates.drop(id);
-    // A finished run may let a queued one start.
-    if (finished.length > 0) this.housekeepingDue = true;
-    for (const [id, state] of finished) {
-      this.options.logger.info({ dag_run_id: id, state }, "DAG run finished");
-      this.emit("runFinished", id, state);
+    for (const idPart of chunks(evaluation.retriesDue)) {
+      await trx
+        .updateTable("task_instance")
+        .set({ state: "scheduled", next_try_at: null, updated_at: now })
+        .where("id", "in", idPart)
+        .where("state", "=", "up_for_retry")
+        .execute();
+    }
+    if (evaluation.runState) {
+      await trx
+        .updateTable("dag_run")
+        .set({ state: evaluation.runState, end_date: now })
+        .where("id", "=", runId)
+        .where("state", "=", "running")
+        .execute();
+      finished.push([runId, evaluation.runState]);
     }
   }
+  return finished;
 }

@@ -1,27 +1,37 @@
 /**
  * Picks scheduled task instances for the executor: highest priority weight first, then the earliest
  * logical date, within the executor's free slots and each pool's free slots; marks them queued with
- * their next try number, and builds the requests the runners need.
+ * their next try number (inside the scheduler's fenced transaction), then builds the requests the
+ * runners need (after it).
  */
+import type { Kysely, Transaction } from "kysely";
 import type { TryRequest } from "../executor/protocol.js";
 import type { Logger } from "../logging.js";
-import type { Store } from "../store/db.js";
-import type { DagCache } from "./dag-cache.js";
-import { fenced, type LeaseHandle } from "./lease.js";
+import type { Database } from "../store/schema.js";
+import type { CachedDag } from "./dag-cache.js";
 
-export interface QueueContext {
-  store: Store;
-  lease: LeaseHandle;
-  cache: DagCache;
-  logger: Logger;
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface QueuedTi {
+  id: number;
+  dag_run_id: number;
+  dag_id: string;
+  run_id: string;
+  task_id: string;
+  map_index: number;
+  try_number: number;
+  logical_date: number;
+  data_interval_start: number;
+  data_interval_end: number;
+  conf: string;
 }
 
 const warnedPools = new Set<string>();
 
-export async function queueScheduledTasks(ctx: QueueContext, freeSlots: number, now: number): Promise<TryRequest[]> {
+/** Marks the task instances to run next as queued, in `trx`; returns them with their new try number. */
+export async function queueScheduledTasks(trx: Db, freeSlots: number, now: number, logger: Logger): Promise<QueuedTi[]> {
   if (freeSlots <= 0) return [];
-  const { store } = ctx;
-  const candidates = await store.db
+  const candidates = await trx
     .selectFrom("task_instance as ti")
     .innerJoin("dag_run as r", "r.id", "ti.dag_run_id")
     .select([
@@ -31,6 +41,7 @@ export async function queueScheduledTasks(ctx: QueueContext, freeSlots: number, 
       "ti.run_id",
       "ti.task_id",
       "ti.map_index",
+      "ti.try_number",
       "ti.pool",
       "ti.pool_slots",
       "r.logical_date",
@@ -46,55 +57,56 @@ export async function queueScheduledTasks(ctx: QueueContext, freeSlots: number, 
     .execute();
   if (candidates.length === 0) return [];
 
-  const poolFree = await freePoolSlots(store);
-  const picked = candidates.filter((c) => {
-    const free = poolFree.get(c.pool);
-    if (free === undefined) {
-      if (!warnedPools.has(c.pool)) {
-        warnedPools.add(c.pool);
-        ctx.logger.warn({ pool: c.pool, dag_id: c.dag_id, task_id: c.task_id }, "task uses a pool that does not exist; it waits until the pool is created");
+  const poolFree = await freePoolSlots(trx);
+  const picked = candidates
+    .filter((c) => {
+      const free = poolFree.get(c.pool);
+      if (free === undefined) {
+        if (!warnedPools.has(c.pool)) {
+          warnedPools.add(c.pool);
+          logger.warn({ pool: c.pool, dag_id: c.dag_id, task_id: c.task_id }, "task uses a pool that does not exist; it waits until the pool is created");
+        }
+        return false;
       }
-      return false;
-    }
-    if (free < c.pool_slots) return false;
-    poolFree.set(c.pool, free - c.pool_slots);
-    return true;
-  }).slice(0, freeSlots);
+      if (free < c.pool_slots) return false;
+      poolFree.set(c.pool, free - c.pool_slots);
+      return true;
+    })
+    .slice(0, freeSlots);
   if (picked.length === 0) return [];
 
   const ids = picked.map((c) => c.id);
-  const queued = await fenced(store, ctx.lease, async (trx) => {
-    await trx
-      .updateTable("task_instance")
-      .set((eb) => ({ state: "queued", try_number: eb("try_number", "+", 1), queued_at: now, updated_at: now }))
-      .where("id", "in", ids)
-      .where("state", "=", "scheduled")
-      .execute();
-    return trx
-      .selectFrom("task_instance")
-      .select(["id", "try_number"])
-      .where("id", "in", ids)
-      .where("state", "=", "queued")
-      .where("queued_at", "=", now)
-      .execute();
-  });
+  const result = await trx
+    .updateTable("task_instance")
+    .set((eb) => ({ state: "queued", try_number: eb("try_number", "+", 1), queued_at: now, updated_at: now }))
+    .where("id", "in", ids)
+    .where("state", "=", "scheduled")
+    .executeTakeFirst();
+  let queued = picked;
+  if (Number(result.numUpdatedRows) !== picked.length) {
+    // Someone changed some of them since the select: keep the ones this update moved.
+    const moved = await trx.selectFrom("task_instance").select("id").where("id", "in", ids).where("queued_at", "=", now).execute();
+    const movedIds = new Set(moved.map((m) => m.id));
+    queued = picked.filter((c) => movedIds.has(c.id));
+  }
+  return queued.map(({ pool: _pool, pool_slots: _slots, ...c }) => ({ ...c, try_number: c.try_number + 1 }));
+}
 
-  const tryNumbers = new Map(queued.map((q) => [q.id, q.try_number]));
-  const dags = await ctx.cache.load(picked.map((c) => c.dag_id));
+/** What a runner needs for each queued try; task instances whose DAG or task is gone are left out. */
+export function tryRequests(queued: QueuedTi[], dags: Map<string, CachedDag>): TryRequest[] {
   const requests: TryRequest[] = [];
-  for (const c of picked) {
-    const tryNumber = tryNumbers.get(c.id);
-    const cached = dags.get(c.dag_id);
-    const task = cached?.tasks.get(c.task_id);
-    if (tryNumber === undefined || !cached || !task) continue;
+  for (const ti of queued) {
+    const cached = dags.get(ti.dag_id);
+    const task = cached?.tasks.get(ti.task_id);
+    if (!cached || !task) continue;
     requests.push({
-      tiId: c.id,
-      dagRunId: c.dag_run_id,
-      dagId: c.dag_id,
-      taskId: c.task_id,
-      runId: c.run_id,
-      mapIndex: c.map_index,
-      tryNumber,
+      tiId: ti.id,
+      dagRunId: ti.dag_run_id,
+      dagId: ti.dag_id,
+      taskId: ti.task_id,
+      runId: ti.run_id,
+      mapIndex: ti.map_index,
+      tryNumber: ti.try_number,
       maxTries: task.retries,
       retryDelayMs: task.retryDelayMs,
       kind: task.kind,
@@ -102,24 +114,24 @@ export async function queueScheduledTasks(ctx: QueueContext, freeSlots: number, 
       modulePath: cached.modulePath,
       env: task.env,
       executionTimeoutMs: task.executionTimeoutMs,
-      logicalDate: c.logical_date,
-      dataIntervalStart: c.data_interval_start,
-      dataIntervalEnd: c.data_interval_end,
+      logicalDate: ti.logical_date,
+      dataIntervalStart: ti.data_interval_start,
+      dataIntervalEnd: ti.data_interval_end,
       params: cached.dag.params,
-      conf: JSON.parse(c.conf) as Record<string, unknown>,
+      conf: JSON.parse(ti.conf) as Record<string, unknown>,
     });
   }
   return requests;
 }
 
-async function freePoolSlots(store: Store): Promise<Map<string, number>> {
-  const used = store.db
+async function freePoolSlots(trx: Db): Promise<Map<string, number>> {
+  const used = trx
     .selectFrom("task_instance")
     .select((eb) => ["pool", eb.fn.sum<number>("pool_slots").as("used")])
     .where("state", "in", ["queued", "running"])
     .groupBy("pool")
     .as("u");
-  const rows = await store.db
+  const rows = await trx
     .selectFrom("pool as p")
     .leftJoin(used, "u.pool", "p.pool")
     .select(["p.pool", "p.slots", "u.used"])
