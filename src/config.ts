@@ -27,6 +27,8 @@ export interface AloftConfig {
   parseIntervalMs: number;
   /** Whether new DAGs start paused. Default false (Airflow's default is true). */
   pausedAtCreation: boolean;
+  /** On Ctrl-C or SIGTERM, how long running tries may take to finish before they are stopped. Default 30000 ms. */
+  shutdownGraceMs: number;
   /** Port of the HTTP server in standalone. Default 8080. */
   port: number;
   /** trace, debug, info, warn, error. Default info. */
@@ -55,6 +57,7 @@ const SETTINGS: Setting[] = [
   { key: "parseTimeoutMs", name: "parse_timeout_ms", kind: "int", fallback: () => 30_000 },
   { key: "parseIntervalMs", name: "parse_interval_ms", kind: "int", fallback: () => 30_000 },
   { key: "pausedAtCreation", name: "paused_at_creation", kind: "bool", fallback: () => false },
+  { key: "shutdownGraceMs", name: "shutdown_grace_ms", kind: "int", fallback: () => 30_000 },
   { key: "port", name: "port", kind: "int", fallback: () => 8080 },
   { key: "logLevel", name: "log_level", kind: "string", fallback: () => "info" },
 ];

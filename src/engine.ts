@@ -21,7 +21,8 @@ export interface Engine {
   scheduler: Scheduler;
   lease: LeaseHandle;
   firstParse: SyncReport;
-  stop(): Promise<void>;
+  /** Stops scheduling, waits up to `graceMs` for running tries, then stops the rest. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export interface EngineOptions {
@@ -65,11 +66,11 @@ export async function startEngine({ store, config, logger, watchDags = true }: E
     scheduler,
     lease,
     firstParse,
-    async stop() {
+    async stop(graceMs = 0) {
       clearInterval(renewTimer);
       stopParsing();
       await scheduler.stop();
-      await executor.close();
+      await executor.close(graceMs);
     },
   };
 }

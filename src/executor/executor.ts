@@ -9,8 +9,8 @@ export interface Executor {
   submit(requests: TryRequest[]): void;
   /** Called with the task instances whose tries ended and were recorded, and the state each was left in. */
   onTriesFinished(listener: (finished: FinishedTi[]) => void): void;
-  /** Stops taking work and stops the runners; tries still running end as failed. */
-  close(): Promise<void>;
+  /** Waits up to `graceMs` for running tries to end, then stops the rest, which end as failed. */
+  close(graceMs?: number): Promise<void>;
 }
 
 export interface FinishedTi {

@@ -110,7 +110,8 @@ export class LocalExecutor implements Executor {
     for (const listener of this.listeners) listener(finished);
   }
 
-  async close(): Promise<void> {
+  async close(graceMs = 0): Promise<void> {
+    if (graceMs > 0) await this.pool.drain(graceMs);
     clearInterval(this.logTimer);
     await this.pool.close();
     await this.flushing;

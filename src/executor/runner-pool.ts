@@ -84,6 +84,13 @@ export class RunnerPool {
     return this.runners.size;
   }
 
+  /** Resolves once no try is running or waiting, or after `timeoutMs`, whichever comes first. */
+  async drain(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const busy = () => this.waiting.length > 0 || [...this.runners].some((r) => r.busy);
+    while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  }
+
   /** Stops every runner; tries still running end as failed. */
   async close(): Promise<void> {
     this.closed = true;

@@ -65,6 +65,10 @@ const DAGS: Record<string, string> = {
     import { bash, dag } from "aloft";
     dag("serial", { schedule: null, maxActiveRuns: 1 }, () => { bash("work", "sleep 1"); });
   `,
+  "graceful.ts": `
+    import { bash, dag } from "aloft";
+    dag("graceful", { schedule: null }, () => { bash("finishing", "echo started; sleep 2; echo finished"); });
+  `,
   "syntax_error.ts": `import { dag } from "aloft";\ndag("broken", { schedule: null }, () => { const x = ; });\n`,
   "throws.ts": `import { dag } from "aloft";\nthrow new Error("cannot reach the config service");\n`,
   "loops.ts": `import { dag } from "aloft";\nwhile (true) {}\n`,
@@ -95,7 +99,11 @@ for (const factory of testDialects()) {
 
     before(async () => {
       db = await factory.create();
-      aloft = new Standalone(db.url, writeDags(DAGS), { ALOFT_PARSE_TIMEOUT_MS: "4000", ALOFT_WARM_RUNNERS: "1" });
+      aloft = new Standalone(db.url, writeDags(DAGS), {
+        ALOFT_PARSE_TIMEOUT_MS: "4000",
+        ALOFT_WARM_RUNNERS: "1",
+        ALOFT_SHUTDOWN_GRACE_MS: "6000",
+      });
       await aloft.start();
       store = await openStore(db.url, { poolSize: 1 });
     });
@@ -175,7 +183,7 @@ for (const factory of testDialects()) {
       assert.match(byFile["exits.ts"]!, /exit code 3/);
       assert.match(byFile["cycle.ts"]!, /DAG 'cyclic'.*cycle: a -> b -> a|DAG 'cyclic'.*cycle: b -> a -> b/);
       const dags = await aloft.cliJson<Array<{ dag_id: string }>>(["dags", "list"]);
-      assert.deepEqual(dags.map((d) => d.dag_id), ["failing", "fan", "long", "retry", "serial", "skip", "timeout"]);
+      assert.deepEqual(dags.map((d) => d.dag_id), ["failing", "fan", "graceful", "long", "retry", "serial", "skip", "timeout"]);
     });
 
     test("pause stops new runs from starting; unpause lets them run", async () => {
@@ -214,6 +222,21 @@ for (const factory of testDialects()) {
       assert.deepEqual(tries.map((t) => [t.try_number, t.state]), [[1, "failed"], [2, "running"]]);
       const log = await aloft.cli(["tasks", "logs", "long", runId, "sleeper", "--try", "1"]);
       assert.match(log.stdout, /orphaned/);
+    });
+
+    test("SIGTERM lets running tries finish within the grace period, then stops the rest", async () => {
+      const longRun = (await aloft.cliJson<Array<{ run_id: string }>>(["dags", "list-runs", "long"]))[0]!.run_id;
+      const runId = await aloft.trigger("graceful");
+      await waitFor("the graceful task to start", async () => {
+        const log = await aloft.cli(["tasks", "logs", "graceful", runId, "finishing"]);
+        return /started/.test(log.stdout) ? true : undefined;
+      });
+      const started = Date.now();
+      assert.equal(await aloft.stop("SIGTERM"), 0);
+      assert.ok(Date.now() - started >= 5000, "did not wait for the grace period while the 300 s task ran");
+      assert.deepEqual(await aloft.taskStates("graceful", runId), { finishing: "success" });
+      const sleeper = await aloft.cli(["tasks", "logs", "long", longRun, "sleeper", "--try", "2"]);
+      assert.match(sleeper.stdout, /executor shut down while the try was running/);
     });
   });
 }

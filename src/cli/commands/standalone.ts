@@ -41,12 +41,18 @@ export function registerStandaloneCommand(program: Command): void {
     await new Promise<void>((resolve) => {
       let stopping = false;
       const stop = (signal: string) => {
-        if (stopping) process.exit(130);
+        if (stopping) {
+          logger.warn({ signal }, "stopping at once; tries still running are reset at the next start");
+          process.exit(130);
+        }
         stopping = true;
-        logger.info({ signal }, "stopping: waiting for the scheduler; send the signal again to stop at once");
+        logger.info(
+          { signal, grace_ms: config.shutdownGraceMs },
+          "stopping: no new tries start; running tries may finish within the grace period (send the signal again to stop at once)",
+        );
         void (async () => {
           await http.close();
-          await engine.stop();
+          await engine.stop(config.shutdownGraceMs);
           await store.close();
           resolve();
         })();
