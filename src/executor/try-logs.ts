@@ -39,6 +39,18 @@ export async function appendTryLogs(db: Db, logs: LogChunk[]): Promise<void> {
   }
 }
 
+/** Log chunks of one try written after chunk `afterId`, in order. */
+export async function readTryLogAfter(store: Store, tiId: number, tryNumber: number, afterId: number) {
+  return store.db
+    .selectFrom("task_log")
+    .select(["id", "chunk"])
+    .where("ti_id", "=", tiId)
+    .where("try_number", "=", tryNumber)
+    .where("id", ">", afterId)
+    .orderBy("id")
+    .execute();
+}
+
 /** The whole log of one try, or null when it has none. */
 export async function readTryLog(store: Store, tiId: number, tryNumber: number): Promise<string | null> {
   const rows = await store.db

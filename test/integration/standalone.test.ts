@@ -69,6 +69,10 @@ const DAGS: Record<string, string> = {
     import { bash, dag } from "aloft";
     dag("graceful", { schedule: null }, () => { bash("finishing", "echo started; sleep 2; echo finished"); });
   `,
+  "chatty.ts": `
+    import { bash, dag } from "aloft";
+    dag("chatty", { schedule: null }, () => { bash("talk", "for i in 1 2 3 4; do echo line $i; sleep 0.5; done"); });
+  `,
   "syntax_error.ts": `import { dag } from "aloft";\ndag("broken", { schedule: null }, () => { const x = ; });\n`,
   "throws.ts": `import { dag } from "aloft";\nthrow new Error("cannot reach the config service");\n`,
   "loops.ts": `import { dag } from "aloft";\nwhile (true) {}\n`,
@@ -160,6 +164,17 @@ for (const factory of testDialects()) {
       assert.match(log.stdout, /execution timeout/);
     });
 
+    test("tasks logs --follow prints a running try's log as it grows and ends with the try", async () => {
+      const runId = await aloft.trigger("chatty");
+      await waitFor("the chatty task to start", async () => {
+        const log = await aloft.cli(["tasks", "logs", "chatty", runId, "talk"]);
+        return /line 1/.test(log.stdout) ? true : undefined;
+      });
+      const followed = await aloft.cli(["tasks", "logs", "chatty", runId, "talk", "--follow"]);
+      assert.equal(followed.code, 0, followed.stderr);
+      assert.match(followed.stdout, /starting try 1[\s\S]*line 1\nline 2\nline 3\nline 4\n[\s\S]*try ended: success\n$/);
+    });
+
     test("bash exit 99 skips the task and the skip cascades; env reaches the command", async () => {
       const runId = await aloft.trigger("skip");
       const run = await aloft.waitForRun("skip", runId);
@@ -183,7 +198,7 @@ for (const factory of testDialects()) {
       assert.match(byFile["exits.ts"]!, /exit code 3/);
       assert.match(byFile["cycle.ts"]!, /DAG 'cyclic'.*cycle: a -> b -> a|DAG 'cyclic'.*cycle: b -> a -> b/);
       const dags = await aloft.cliJson<Array<{ dag_id: string }>>(["dags", "list"]);
-      assert.deepEqual(dags.map((d) => d.dag_id), ["failing", "fan", "graceful", "long", "retry", "serial", "skip", "timeout"]);
+      assert.deepEqual(dags.map((d) => d.dag_id), ["chatty", "failing", "fan", "graceful", "long", "retry", "serial", "skip", "timeout"]);
     });
 
     test("pause stops new runs from starting; unpause lets them run", async () => {

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { NotFoundError } from "../../errors.js";
-import { readTryLog } from "../../executor/try-logs.js";
+import { readTryLog, readTryLogAfter } from "../../executor/try-logs.js";
+import type { Store } from "../../store/db.js";
 import { iso, printRows, withStore, type GlobalFlags, withGlobalFlags } from "../context.js";
 
 export function registerTasksCommands(program: Command): void {
@@ -45,12 +46,13 @@ export function registerTasksCommands(program: Command): void {
       .argument("<dag_id>")
       .argument("<run_id>")
       .argument("<task_id>")
-      .option("--try <n>", "try number, from 1"),
-  ).action((dagId: string, runId: string, taskId: string, flags: GlobalFlags & { try?: string }) =>
+      .option("--try <n>", "try number, from 1")
+      .option("-f, --follow", "keep printing the log as it grows, until the try ends"),
+  ).action((dagId: string, runId: string, taskId: string, flags: GlobalFlags & { try?: string; follow?: boolean }) =>
     withStore(flags, async (store) => {
       const tries = await store.db
         .selectFrom("task_try")
-        .select(["ti_id", "try_number"])
+        .select(["ti_id", "try_number", "state"])
         .where("dag_id", "=", dagId)
         .where("run_id", "=", runId)
         .where("task_id", "=", taskId)
@@ -66,7 +68,31 @@ export function registerTasksCommands(program: Command): void {
       if (!found) {
         throw new NotFoundError(`task '${taskId}' has no try ${flags.try}; its tries are ${tries.map((t) => t.try_number).join(", ")}`);
       }
-      process.stdout.write((await readTryLog(store, found.ti_id, found.try_number)) ?? "");
+      if (!flags.follow) {
+        process.stdout.write((await readTryLog(store, found.ti_id, found.try_number)) ?? "");
+        return;
+      }
+      await followTryLog(store, found.ti_id, found.try_number);
     }),
   );
+}
+
+/** Prints a try's log as it grows (the executor writes it every 250 ms) until the try has ended. */
+async function followTryLog(store: Store, tiId: number, tryNumber: number): Promise<void> {
+  let lastId = 0;
+  for (;;) {
+    const ended = await store.db
+      .selectFrom("task_try")
+      .select("state")
+      .where("ti_id", "=", tiId)
+      .where("try_number", "=", tryNumber)
+      .executeTakeFirst();
+    // Read after checking the state, so that the last chunks, written with the outcome, are not missed.
+    for (const chunk of await readTryLogAfter(store, tiId, tryNumber, lastId)) {
+      process.stdout.write(chunk.chunk);
+      lastId = chunk.id;
+    }
+    if (ended?.state !== "running") return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
