@@ -26,6 +26,8 @@ export interface DagsTestOptions {
   parseTimeoutMs: number;
   parallelism: number;
   verbose: boolean;
+  /** Called as tasks finish, with their id and state (for progress lines). */
+  onTaskFinished?: (taskId: string, state: string) => void;
 }
 
 export interface DagsTestResult {
@@ -75,6 +77,22 @@ export async function runDagsTest(file: string, options: DagsTestOptions): Promi
     const run = await triggerDagRun(store, dagId, { conf: options.conf, logicalDate: options.logicalDate });
     const lease = await takeLease(store, `dags-test:${process.pid}`, 3_600_000);
     const executor = new LocalExecutor(store, { parallelism: options.parallelism, warmRunners: 1, logger });
+    // Progress lines, in the order tries finished; awaited before the result is returned.
+    let progressLines = Promise.resolve();
+    const progress = options.onTaskFinished;
+    if (progress) {
+      executor.onTriesFinished((finished) => {
+        progressLines = progressLines.then(async () => {
+          const rows = await store.db
+            .selectFrom("task_instance")
+            .select(["id", "task_id"])
+            .where("id", "in", finished.map((f) => f.tiId))
+            .execute();
+          const ids = new Map(rows.map((r) => [r.id, r.task_id]));
+          for (const f of finished) progress(ids.get(f.tiId) ?? String(f.tiId), f.state);
+        });
+      });
+    }
     const scheduler = new Scheduler({ store, lease, executor, logger });
     const state = await new Promise<"success" | "failed">((resolve, reject) => {
       scheduler.on("runFinished", (id, s) => id === run.id && resolve(s));
@@ -83,6 +101,7 @@ export async function runDagsTest(file: string, options: DagsTestOptions): Promi
     });
     await scheduler.stop();
     await executor.close();
+    await progressLines;
 
     const tis = await store.db
       .selectFrom("task_instance")

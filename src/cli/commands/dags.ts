@@ -141,6 +141,7 @@ export function registerDagsCommands(program: Command): void {
         parseTimeoutMs: config.parseTimeoutMs,
         parallelism: config.parallelism,
         verbose: Boolean(flags.verbose),
+        onTaskFinished: flags.json ? undefined : (taskId, state) => process.stderr.write(`  ${taskId}: ${state}\n`),
       });
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(result)}\n`);
