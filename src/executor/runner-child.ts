@@ -9,6 +9,7 @@ import { takeRegisteredDags } from "../dag/registry.js";
 import type { Dag, TaskContext, TaskLogger } from "../dag/types.js";
 import { isFailTask, isSkipTask } from "../dag/signals.js";
 import type { FromRunner, ToRunner, TryOutcome, TryRequest } from "./protocol.js";
+import { dieWithParent } from "../util/orphan-watchdog.js";
 import { logLine } from "./try-logs.js";
 
 /** Airflow's BashOperator convention: exit code 99 means "skip this task". */
@@ -20,6 +21,8 @@ function send(message: FromRunner): void {
   process.send?.(message);
 }
 
+// Even while a task blocks the event loop, the runner and its commands go when the executor goes.
+dieWithParent({ wholeGroup: true });
 process.on("disconnect", () => {
   // The executor is gone: take the whole group (running bash commands too) with us.
   try {

@@ -5,6 +5,7 @@
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { takeRegisteredDags } from "../dag/registry.js";
+import { dieWithParent } from "../util/orphan-watchdog.js";
 import { compileDagFile, describeBuildError } from "./compile.js";
 import type { FromParser, ParseJob, ParsedFile } from "./protocol.js";
 
@@ -13,6 +14,7 @@ function send(message: FromParser): Promise<void> {
 }
 
 process.on("disconnect", () => process.exit(0));
+dieWithParent({ wholeGroup: false });
 
 process.once("message", async (job: ParseJob) => {
   for (const file of job.files) {

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ROOT, runCli, tempDir, writeDags } from "../helpers/aloft.js";
+import { spawn } from "node:child_process";
+import { BIN, descendants, isAlive, ROOT, runCli, tempDir, waitFor, writeDags } from "../helpers/aloft.js";
 import { testDialects, type TestDatabase } from "../helpers/dialects.js";
 
 const EXAMPLES = path.join(ROOT, "examples/dags");
@@ -217,4 +218,37 @@ describe("parallelism", () => {
     for (const [, delta] of events) most = Math.max(most, (running += delta));
     assert.equal(most, 2);
   });
+});
+
+describe("kill -9 of aloft", { timeout: 60_000 }, () => {
+  const dags = writeDags({
+    "loops_at_import.ts": `import { dag } from "aloft";\nwhile (true) {}\n`,
+    "spins.ts": `import { bash, dag, task } from "aloft";
+      dag("spins", {}, () => {
+        task("spin", () => { while (true) {} });
+        bash("sleep", "sleep 300");
+      });`,
+  });
+
+  for (const [what, file, expected] of [
+    ["a DAG file stuck in a loop at import", "loops_at_import.ts", 1],
+    ["a task stuck in a loop and a bash command", "spins.ts", 3],
+  ] as const) {
+    test(`leaves no process behind: ${what}`, async () => {
+      const cli = spawn(process.execPath, [BIN, "dags", "test", path.join(dags, file)], {
+        env: { ...process.env, ALOFT_PARSE_TIMEOUT_MS: "60000" },
+        stdio: "ignore",
+      });
+      // Wait until the stuck processes are there (parser; or runners and bash), then kill aloft hard.
+      const stuck = await waitFor(`${what} to be running`, async () => {
+        const pids = descendants(cli.pid!);
+        return pids.length >= expected ? pids : undefined;
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      const all = descendants(cli.pid!);
+      cli.kill("SIGKILL");
+      await waitFor("every process aloft started to be gone", async () => (all.some(isAlive) ? undefined : true), 10_000);
+      assert.ok(stuck.length >= expected);
+    });
+  }
 });
