@@ -104,14 +104,18 @@ export interface TaskInstanceTable {
   updated_at: Ms;
 }
 
-/** One row a try: the claim that makes each try run at most once, and the try history. */
-export interface TaskTryTable {
+/** The task instance a row belongs to, with its readable key, as tries, logs and XComs carry it. */
+interface TaskInstanceRef {
   ti_id: number;
-  try_number: number;
   dag_id: string;
   run_id: string;
   task_id: string;
   map_index: number;
+}
+
+/** One row a try: the claim that makes each try run at most once, and the try history. */
+export interface TaskTryTable extends TaskInstanceRef {
+  try_number: number;
   state: TaskState;
   hostname: string;
   pid: number | null;
@@ -121,25 +125,15 @@ export interface TaskTryTable {
 }
 
 /** A try's log, in chunks appended as the try runs; read in id order. */
-export interface TaskLogTable {
+export interface TaskLogTable extends TaskInstanceRef {
   id: Generated<number>;
-  ti_id: number;
   try_number: number;
-  dag_id: string;
-  run_id: string;
-  task_id: string;
-  map_index: number;
   chunk: string;
   created_at: Ms;
 }
 
-export interface XcomTable {
-  ti_id: number;
+export interface XcomTable extends TaskInstanceRef {
   key: string;
-  dag_id: string;
-  run_id: string;
-  task_id: string;
-  map_index: number;
   /** JSON value. */
   value: string;
   created_at: Ms;
