@@ -252,3 +252,20 @@ describe("kill -9 of aloft", { timeout: 60_000 }, () => {
     });
   }
 });
+
+describe("priority weight", () => {
+  test("with one slot, the task of higher priority weight runs first", async () => {
+    const marks = tempDir("order");
+    const dags = writeDags({
+      "prio.ts": `import { bash, dag } from "aloft";
+        dag("prio", {}, () => {
+          for (const [id, weight] of [["low", 1], ["high", 10], ["mid", 5]] as const) {
+            bash(id, "echo $ALOFT_TASK_ID >> ${marks}/order", { priorityWeight: weight });
+          }
+        });`,
+    });
+    const result = await runCli(["dags", "test", path.join(dags, "prio.ts"), "--json"], { ALOFT_PARALLELISM: "1" });
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(fs.readFileSync(path.join(marks, "order"), "utf8").trim().split("\n"), ["high", "mid", "low"]);
+  });
+});

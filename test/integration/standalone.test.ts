@@ -73,6 +73,14 @@ const DAGS: Record<string, string> = {
     import { bash, dag } from "aloft";
     dag("chatty", { schedule: null }, () => { bash("talk", "for i in 1 2 3 4; do echo line $i; sleep 0.5; done"); });
   `,
+  "pooled.ts": `
+    import { bash, dag } from "aloft";
+    dag("pooled", { schedule: null }, () => {
+      for (const id of ["p1", "p2", "p3"]) {
+        bash(id, 'echo "start $(date +%s%3N)" >> ${pidDir}/pool-marks; sleep 0.3; echo "end $(date +%s%3N)" >> ${pidDir}/pool-marks', { pool: "single" });
+      }
+    });
+  `,
   "syntax_error.ts": `import { dag } from "aloft";\ndag("broken", { schedule: null }, () => { const x = ; });\n`,
   "throws.ts": `import { dag } from "aloft";\nthrow new Error("cannot reach the config service");\n`,
   "loops.ts": `import { dag } from "aloft";\nwhile (true) {}\n`,
@@ -198,7 +206,7 @@ for (const factory of testDialects()) {
       assert.match(byFile["exits.ts"]!, /exit code 3/);
       assert.match(byFile["cycle.ts"]!, /DAG 'cyclic'.*cycle: a -> b -> a|DAG 'cyclic'.*cycle: b -> a -> b/);
       const dags = await aloft.cliJson<Array<{ dag_id: string }>>(["dags", "list"]);
-      assert.deepEqual(dags.map((d) => d.dag_id), ["chatty", "failing", "fan", "graceful", "long", "retry", "serial", "skip", "timeout"]);
+      assert.deepEqual(dags.map((d) => d.dag_id), ["chatty", "failing", "fan", "graceful", "long", "pooled", "retry", "serial", "skip", "timeout"]);
     });
 
     test("pause stops new runs from starting; unpause lets them run", async () => {
@@ -209,6 +217,23 @@ for (const factory of testDialects()) {
       assert.equal(runs.find((r) => r.run_id === runId)?.state, "queued");
       assert.equal((await aloft.cli(["dags", "unpause", "fan"])).code, 0);
       assert.equal((await aloft.waitForRun("fan", runId)).state, "success");
+    });
+
+    test("tasks of a pool with one slot never run at the same time", async () => {
+      await store.db.insertInto("pool").values({ pool: "single", slots: 1, description: "one at a time" }).execute();
+      fs.rmSync(path.join(pidDir, "pool-marks"), { force: true });
+      const runId = await aloft.trigger("pooled");
+      assert.equal((await aloft.waitForRun("pooled", runId)).state, "success");
+      const events = fs
+        .readFileSync(path.join(pidDir, "pool-marks"), "utf8")
+        .trim()
+        .split("\n")
+        .map((line) => line.split(" "))
+        .map(([kind, at]): [number, number] => [Number(at), kind === "start" ? 1 : -1])
+        .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      assert.equal(events.length, 6);
+      let running = 0;
+      for (const [, delta] of events) assert.ok((running += delta) <= 1, "two tasks of the pool ran at once");
     });
 
     test("maxActiveRuns 1: a second run waits in queued until the first has finished", async () => {
