@@ -5,9 +5,9 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parse as parseToml } from "smol-toml";
 import { UsageError } from "./errors.js";
+import { PACKAGE_ROOT } from "./paths.js";
 import { maskDatabaseUrl } from "./store/url.js";
 
 export interface AloftConfig {
@@ -47,7 +47,7 @@ interface Setting {
   fallback: (home: string) => string | number | boolean;
 }
 
-export const EXAMPLE_DAGS_FOLDER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../examples/dags");
+export const EXAMPLE_DAGS_FOLDER = path.join(PACKAGE_ROOT, "examples/dags");
 
 const SETTINGS: Setting[] = [
   { key: "databaseUrl", name: "database_url", kind: "string", secret: true, fallback: (h) => `sqlite://${path.join(h, "aloft.db")}` },

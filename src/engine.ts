@@ -29,11 +29,9 @@ export interface EngineOptions {
   store: Store;
   config: AloftConfig;
   logger: Logger;
-  /** Parse the folder again every parseIntervalMs. Default true. */
-  watchDags?: boolean;
 }
 
-export async function startEngine({ store, config, logger, watchDags = true }: EngineOptions): Promise<Engine> {
+export async function startEngine({ store, config, logger }: EngineOptions): Promise<Engine> {
   const holder = `${os.hostname()}:${process.pid}`;
   const lease = await takeLease(store, holder, LEASE_MS);
   logger.info({ holder, epoch: lease.epoch }, "took the scheduler lease");
@@ -57,7 +55,7 @@ export async function startEngine({ store, config, logger, watchDags = true }: E
   const scheduler = new Scheduler({ store, lease, executor, logger });
   scheduler.start();
 
-  const stopParsing = watchDags ? scheduleDagProcessing(processorOptions, config.parseIntervalMs, () => scheduler.wake()) : () => {};
+  const stopParsing = scheduleDagProcessing(processorOptions, config.parseIntervalMs, () => scheduler.wake());
   const renewTimer = setInterval(() => {
     renewLease(store, lease, LEASE_MS).catch((error: Error) => logger.warn({ err: error.message }, "could not renew the scheduler lease"));
   }, LEASE_MS / 3);

@@ -11,7 +11,7 @@ import type { Executor, FinishedTi } from "./executor.js";
 import type { TryRequest } from "./protocol.js";
 import { RunnerPool } from "./runner-pool.js";
 import { appendTryLogs, LOG_FLUSH_MS, type LogChunk } from "./try-logs.js";
-import { claimTries, finalState, finishTries, type FinishedTry } from "./tries.js";
+import { claimTries, finishTries, type FinishedTry } from "./tries.js";
 
 export interface LocalExecutorOptions {
   parallelism: number;
@@ -102,12 +102,7 @@ export class LocalExecutor implements Executor {
     this.logs = [];
     // An outcome is never dropped: keep trying while the DB is away. Its log goes in the same transaction.
     const recorded = await retryUntilDone("recording try outcomes", () => finishTries(this.store, batch, logs), this.options.logger);
-    const now = Date.now();
-    const finished = recorded.map((f): FinishedTi => {
-      const state = finalState(f.request, f.outcome);
-      return { tiId: f.request.tiId, state, nextTryAt: state === "up_for_retry" ? now + f.request.retryDelayMs : undefined };
-    });
-    for (const listener of this.listeners) listener(finished);
+    for (const listener of this.listeners) listener(recorded);
   }
 
   async close(graceMs = 0): Promise<void> {

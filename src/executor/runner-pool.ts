@@ -80,10 +80,6 @@ export class RunnerPool {
     });
   }
 
-  get size(): number {
-    return this.runners.size;
-  }
-
   /** Resolves once no try is running or waiting, or after `timeoutMs`, whichever comes first. */
   async drain(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;

@@ -8,6 +8,7 @@ import type { Kysely, Transaction } from "kysely";
 import type { Store } from "../store/db.js";
 import type { Database, TaskState } from "../store/schema.js";
 import { chunks, groupBy } from "../util/chunks.js";
+import type { FinishedTi } from "./executor.js";
 import type { TryOutcome, TryRequest } from "./protocol.js";
 import { appendTryLogs, type LogChunk } from "./try-logs.js";
 
@@ -85,7 +86,7 @@ export interface FinishedTry {
 }
 
 /** The state a try's outcome leaves its task instance in. */
-export function finalState(request: TryRequest, outcome: TryOutcome): TaskState {
+function finalState(request: TryRequest, outcome: TryOutcome): TaskState {
   if (outcome.state !== "failed") return outcome.state;
   const retriesLeft = request.tryNumber <= request.maxTries;
   return retriesLeft && !outcome.noRetry ? "up_for_retry" : "failed";
@@ -95,32 +96,32 @@ export function finalState(request: TryRequest, outcome: TryOutcome): TaskState 
  * Records the outcomes of running tries, with the last of their log text; an outcome for a try that
  * is no longer running is ignored.
  */
-export async function finishTries(store: Store, finished: FinishedTry[], logs: LogChunk[] = []): Promise<FinishedTry[]> {
+export async function finishTries(store: Store, finished: FinishedTry[], logs: LogChunk[] = []): Promise<FinishedTi[]> {
   if (finished.length === 0 && logs.length === 0) return [];
   const now = Date.now();
   return store.transaction(async (trx) => {
     await appendTryLogs(trx, logs);
     const live = await stillRunning(trx, finished, store.supportsRowLocks);
-    const groups = groupBy(live, (f) => {
+    const recorded = live.map((f) => {
       const state = finalState(f.request, f.outcome);
-      const delay = state === "up_for_retry" ? f.request.retryDelayMs : 0;
-      return `${state}|${f.request.tryNumber}|${delay}`;
+      const nextTryAt = state === "up_for_retry" ? now + f.request.retryDelayMs : undefined;
+      return { tiId: f.request.tiId, tryNumber: f.request.tryNumber, state, nextTryAt };
     });
-    for (const [key, group] of groups) {
-      const [state, tryNumber, delay] = key.split("|") as [TaskState, string, string];
+    for (const [, group] of groupBy(recorded, (r) => `${r.state}|${r.tryNumber}|${r.nextTryAt}`)) {
+      const { state, tryNumber, nextTryAt } = group[0]!;
       for (const part of chunks(group)) {
-        const ids = part.map((f) => f.request.tiId);
+        const ids = part.map((r) => r.tiId);
         await trx
           .updateTable("task_instance")
           .set((eb) => ({
             state,
             end_date: now,
             duration_ms: eb(eb.val(now), "-", eb.ref("start_date")),
-            next_try_at: state === "up_for_retry" ? now + Number(delay) : null,
+            next_try_at: nextTryAt ?? null,
             updated_at: now,
           }))
           .where("id", "in", ids)
-          .where("try_number", "=", Number(tryNumber))
+          .where("try_number", "=", tryNumber)
           .where("state", "=", "running")
           .execute();
         await trx
@@ -131,7 +132,7 @@ export async function finishTries(store: Store, finished: FinishedTry[], logs: L
             duration_ms: eb(eb.val(now), "-", eb.ref("start_date")),
           }))
           .where("ti_id", "in", ids)
-          .where("try_number", "=", Number(tryNumber))
+          .where("try_number", "=", tryNumber)
           .execute();
       }
     }
@@ -153,7 +154,7 @@ export async function finishTries(store: Store, finished: FinishedTry[], logs: L
         )
         .execute();
     }
-    return live;
+    return recorded.map(({ tiId, state, nextTryAt }) => ({ tiId, state, nextTryAt }));
   });
 }
 

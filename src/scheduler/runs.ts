@@ -12,6 +12,28 @@ import { downstreamWeights } from "./task-evaluation.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
 
+/** Throws the CLI's "unknown DAG" error unless the DAG exists. */
+export async function requireDag(db: Db, dagId: string): Promise<void> {
+  const dag = await db.selectFrom("dag").select("dag_id").where("dag_id", "=", dagId).executeTakeFirst();
+  if (!dag) throw new NotFoundError(`DAG '${dagId}' does not exist: see 'aloft dags list' for the DAG ids`);
+}
+
+/** The run of a DAG with this run id, if there is one. */
+export function findRun(db: Db, dagId: string, runId: string): Promise<DagRunRow | undefined> {
+  return db.selectFrom("dag_run").selectAll().where("dag_id", "=", dagId).where("run_id", "=", runId).executeTakeFirst();
+}
+
+/** Runs of a DAG in the given states. */
+async function countRuns(db: Db, dagId: string, states: DagRunRow["state"][]): Promise<number> {
+  const row = await db
+    .selectFrom("dag_run")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("dag_id", "=", dagId)
+    .where("state", "in", states)
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
 export function runIdFor(runType: RunType, logicalDate: number): string {
   return `${runType}__${new Date(logicalDate).toISOString()}`;
 }
@@ -28,18 +50,11 @@ export interface TriggerOptions {
  * lease: the CLI and the API may call it while a scheduler runs.
  */
 export async function triggerDagRun(store: Store, dagId: string, options: TriggerOptions = {}): Promise<DagRunRow> {
-  const dag = await store.db.selectFrom("dag").select(["dag_id"]).where("dag_id", "=", dagId).executeTakeFirst();
-  if (!dag) throw new NotFoundError(`DAG '${dagId}' does not exist: see 'aloft dags list' for the DAG ids`);
+  await requireDag(store.db, dagId);
   const now = Date.now();
   const logicalDate = options.logicalDate ?? now;
   const runId = options.runId ?? runIdFor("manual", logicalDate);
-  const exists = await store.db
-    .selectFrom("dag_run")
-    .select("id")
-    .where("dag_id", "=", dagId)
-    .where("run_id", "=", runId)
-    .executeTakeFirst();
-  if (exists) throw new UsageError(`DAG '${dagId}' already has a run '${runId}': give another run id or logical date`);
+  if (await findRun(store.db, dagId, runId)) throw new UsageError(`DAG '${dagId}' already has a run '${runId}': give another run id or logical date`);
   await store.db
     .insertInto("dag_run")
     .values({
@@ -58,12 +73,7 @@ export async function triggerDagRun(store: Store, dagId: string, options: Trigge
       created_at: now,
     })
     .execute();
-  return store.db
-    .selectFrom("dag_run")
-    .selectAll()
-    .where("dag_id", "=", dagId)
-    .where("run_id", "=", runId)
-    .executeTakeFirstOrThrow();
+  return (await findRun(store.db, dagId, runId))!;
 }
 
 /** Creates the runs whose scheduled time has come, within each DAG's max active runs. */
@@ -81,18 +91,12 @@ export async function createScheduledRuns(store: Store, lease: LeaseHandle, cach
   for (const row of due) {
     const cached = dags.get(row.dag_id);
     if (!cached || row.next_dagrun_logical_date === null) continue;
-    const active = await countActiveRuns(store.db, row.dag_id);
+    const active = await countRuns(store.db, row.dag_id, ["queued", "running"]);
     if (active >= cached.dag.maxActiveRuns) continue;
     const logicalDate = row.next_dagrun_logical_date;
     await fenced(store, lease, async (trx) => {
       const runId = runIdFor("scheduled", logicalDate);
-      const exists = await trx
-        .selectFrom("dag_run")
-        .select("id")
-        .where("dag_id", "=", row.dag_id)
-        .where("run_id", "=", runId)
-        .executeTakeFirst();
-      if (!exists) {
+      if (!(await findRun(trx, row.dag_id, runId))) {
         await trx
           .insertInto("dag_run")
           .values({
@@ -140,16 +144,6 @@ export async function planNextRun(db: Db, dag: SerializedDag, now: number) {
   return nextDagRun(dag, lastDate, new Date(now));
 }
 
-async function countActiveRuns(db: Db, dagId: string): Promise<number> {
-  const row = await db
-    .selectFrom("dag_run")
-    .select((eb) => eb.fn.countAll<number>().as("n"))
-    .where("dag_id", "=", dagId)
-    .where("state", "in", ["queued", "running"])
-    .executeTakeFirst();
-  return Number(row?.n ?? 0);
-}
-
 /** Moves queued runs of unpaused DAGs to running, oldest logical date first, creating their task instances. */
 export async function startQueuedRuns(store: Store, lease: LeaseHandle, cache: DagCache, now: number): Promise<number[]> {
   const queued = await store.db
@@ -166,15 +160,7 @@ export async function startQueuedRuns(store: Store, lease: LeaseHandle, cache: D
   for (const run of queued) {
     const cached = dags.get(run.dag_id);
     if (!cached || cached.isPaused) continue;
-    if (!running.has(run.dag_id)) {
-      const n = await store.db
-        .selectFrom("dag_run")
-        .select((eb) => eb.fn.countAll<number>().as("n"))
-        .where("dag_id", "=", run.dag_id)
-        .where("state", "=", "running")
-        .executeTakeFirst();
-      running.set(run.dag_id, Number(n?.n ?? 0));
-    }
+    if (!running.has(run.dag_id)) running.set(run.dag_id, await countRuns(store.db, run.dag_id, ["running"]));
     if (running.get(run.dag_id)! >= cached.dag.maxActiveRuns) continue;
     const weights = downstreamWeights(cached.dag);
     await fenced(store, lease, async (trx) => {

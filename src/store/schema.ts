@@ -3,7 +3,7 @@
  * dialect so that comparisons and the DB clock work the same on SQLite, PostgreSQL and MySQL.
  * Booleans are 0/1 integers; JSON documents are text.
  */
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from "kysely";
+import type { ColumnType, Generated, Selectable } from "kysely";
 
 type Ms = number;
 
@@ -179,9 +179,4 @@ export interface Database {
   event_log: EventLogTable;
 }
 
-export type DagRow = Selectable<DagTable>;
 export type DagRunRow = Selectable<DagRunTable>;
-export type NewDagRun = Insertable<DagRunTable>;
-export type TaskInstanceRow = Selectable<TaskInstanceTable>;
-export type TaskInstanceUpdate = Updateable<TaskInstanceTable>;
-export type TaskTryRow = Selectable<TaskTryTable>;

@@ -175,3 +175,18 @@ export function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * From "start <ms>" / "end <ms>" lines that tasks append as they begin and finish: how many marks
+ * there are and the most tasks that were running at once.
+ */
+export function concurrency(lines: string[]): { marks: number; most: number } {
+  const events = lines
+    .map((line) => line.split(" "))
+    .map(([kind, at]): [number, number] => [Number(at), kind === "start" ? 1 : -1])
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let running = 0;
+  let most = 0;
+  for (const [, delta] of events) most = Math.max(most, (running += delta));
+  return { marks: events.length, most };
+}

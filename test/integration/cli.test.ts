@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { spawn } from "node:child_process";
-import { BIN, descendants, isAlive, ROOT, runCli, tempDir, waitFor, writeDags } from "../helpers/aloft.js";
+import { BIN, concurrency, descendants, isAlive, ROOT, runCli, tempDir, waitFor, writeDags } from "../helpers/aloft.js";
 import { testDialects, type TestDatabase } from "../helpers/dialects.js";
 
 const EXAMPLES = path.join(ROOT, "examples/dags");
@@ -204,18 +204,9 @@ describe("parallelism", () => {
     });
     const result = await runCli(["dags", "test", path.join(dags, "wide.ts"), "--json"], { ALOFT_PARALLELISM: "2" });
     assert.equal(result.code, 0, result.stderr);
-    const events: Array<[number, number]> = [];
-    for (const file of fs.readdirSync(marks)) {
-      for (const line of fs.readFileSync(path.join(marks, file), "utf8").trim().split("\n")) {
-        const [kind, at] = line.split(" ");
-        events.push([Number(at), kind === "start" ? 1 : -1]);
-      }
-    }
-    assert.equal(events.length, 12);
-    events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    let running = 0;
-    let most = 0;
-    for (const [, delta] of events) most = Math.max(most, (running += delta));
+    const lines = fs.readdirSync(marks).flatMap((file) => fs.readFileSync(path.join(marks, file), "utf8").trim().split("\n"));
+    const { marks: count, most } = concurrency(lines);
+    assert.equal(count, 12);
     assert.equal(most, 2);
   });
 });

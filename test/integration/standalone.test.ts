@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { openStore, type Store } from "../../src/store/db.js";
-import { Standalone, tempDir, waitFor, writeDags } from "../helpers/aloft.js";
+import { concurrency, isAlive, Standalone, tempDir, waitFor, writeDags } from "../helpers/aloft.js";
 import { testDialects, type TestDatabase } from "../helpers/dialects.js";
 
 const pidDir = tempDir("pids");
@@ -94,15 +94,6 @@ const DAGS: Record<string, string> = {
   `,
 };
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 for (const factory of testDialects()) {
   describe(`standalone on ${factory.dialect}`, { timeout: 240_000 }, () => {
     let db: TestDatabase;
@@ -167,7 +158,7 @@ for (const factory of testDialects()) {
       const run = await aloft.waitForRun("timeout", runId);
       assert.deepEqual(run, { state: "failed", tasks: { slow_bash: "failed", slow_fn: "failed" } });
       const bashChild = Number(fs.readFileSync(path.join(pidDir, "bash-child.pid"), "utf8"));
-      await waitFor("the timed-out bash child to be gone", async () => (alive(bashChild) ? undefined : true), 10_000);
+      await waitFor("the timed-out bash child to be gone", async () => (isAlive(bashChild) ? undefined : true), 10_000);
       const log = await aloft.cli(["tasks", "logs", "timeout", runId, "slow_fn"]);
       assert.match(log.stdout, /execution timeout/);
     });
@@ -224,16 +215,9 @@ for (const factory of testDialects()) {
       fs.rmSync(path.join(pidDir, "pool-marks"), { force: true });
       const runId = await aloft.trigger("pooled");
       assert.equal((await aloft.waitForRun("pooled", runId)).state, "success");
-      const events = fs
-        .readFileSync(path.join(pidDir, "pool-marks"), "utf8")
-        .trim()
-        .split("\n")
-        .map((line) => line.split(" "))
-        .map(([kind, at]): [number, number] => [Number(at), kind === "start" ? 1 : -1])
-        .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-      assert.equal(events.length, 6);
-      let running = 0;
-      for (const [, delta] of events) assert.ok((running += delta) <= 1, "two tasks of the pool ran at once");
+      const { marks, most } = concurrency(fs.readFileSync(path.join(pidDir, "pool-marks"), "utf8").trim().split("\n"));
+      assert.equal(marks, 6);
+      assert.ok(most <= 1, "two tasks of the pool ran at once");
     });
 
     test("maxActiveRuns 1: a second run waits in queued until the first has finished", async () => {
@@ -254,7 +238,7 @@ for (const factory of testDialects()) {
         fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim() ? Number(fs.readFileSync(pidFile, "utf8")) : undefined,
       );
       await aloft.stop("SIGKILL");
-      await waitFor("the orphaned bash task to die with its runner", async () => (alive(bashPid) ? undefined : true), 10_000);
+      await waitFor("the orphaned bash task to die with its runner", async () => (isAlive(bashPid) ? undefined : true), 10_000);
       fs.rmSync(pidFile, { force: true });
       await aloft.start();
       await waitFor("the retry to start", async () => (fs.existsSync(pidFile) ? true : undefined), 30_000);

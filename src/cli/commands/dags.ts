@@ -1,16 +1,9 @@
 import type { Command } from "commander";
-import { NotFoundError } from "../../errors.js";
-import { triggerDagRun } from "../../scheduler/runs.js";
-import type { Store } from "../../store/db.js";
+import { requireDag, triggerDagRun } from "../../scheduler/runs.js";
 import { runDagsTest } from "../dags-test.js";
 import { iso, parseConf, parseIsoFlag, printRows, resolveConfig, withStore, type GlobalFlags, withGlobalFlags } from "../context.js";
 
 type JsonFlag = GlobalFlags & { json?: boolean };
-
-async function requireDag(store: Store, dagId: string): Promise<void> {
-  const row = await store.db.selectFrom("dag").select("dag_id").where("dag_id", "=", dagId).executeTakeFirst();
-  if (!row) throw new NotFoundError(`DAG '${dagId}' does not exist: see 'aloft dags list' for the DAG ids`);
-}
 
 export function registerDagsCommands(program: Command): void {
   const dags = program.command("dags").description("list, trigger, pause and test DAGs");
@@ -69,7 +62,7 @@ export function registerDagsCommands(program: Command): void {
         .argument("<dag_id>"),
     ).action((dagId: string, flags: GlobalFlags) =>
       withStore(flags, async (store) => {
-        await requireDag(store, dagId);
+        await requireDag(store.db, dagId);
         await store.db.updateTable("dag").set({ is_paused: paused }).where("dag_id", "=", dagId).execute();
         await store.db
           .insertInto("event_log")
@@ -90,7 +83,7 @@ export function registerDagsCommands(program: Command): void {
       .option("--json", "print JSON"),
   ).action((dagId: string, flags: JsonFlag & { state?: string; limit: string }) =>
     withStore(flags, async (store) => {
-      await requireDag(store, dagId);
+      await requireDag(store.db, dagId);
       let query = store.db.selectFrom("dag_run").selectAll().where("dag_id", "=", dagId);
       if (flags.state) query = query.where("state", "=", flags.state as "queued");
       const rows = await query.orderBy("logical_date", "desc").orderBy("id", "desc").limit(Number(flags.limit) || 50).execute();

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { NotFoundError } from "../../errors.js";
+import { findRun } from "../../scheduler/runs.js";
 import { readTryLog, readTryLogAfter } from "../../executor/try-logs.js";
 import type { Store } from "../../store/db.js";
 import { iso, printRows, withStore, type GlobalFlags, withGlobalFlags } from "../context.js";
@@ -16,12 +17,7 @@ export function registerTasksCommands(program: Command): void {
       .option("--json", "print JSON"),
   ).action((dagId: string, runId: string, flags: GlobalFlags & { json?: boolean }) =>
     withStore(flags, async (store) => {
-      const run = await store.db
-        .selectFrom("dag_run")
-        .select(["id"])
-        .where("dag_id", "=", dagId)
-        .where("run_id", "=", runId)
-        .executeTakeFirst();
+      const run = await findRun(store.db, dagId, runId);
       if (!run) throw new NotFoundError(`DAG '${dagId}' has no run '${runId}': see 'aloft dags list-runs ${dagId}'`);
       const rows = await store.db.selectFrom("task_instance").selectAll().where("dag_run_id", "=", run.id).orderBy("id").execute();
       printRows(
