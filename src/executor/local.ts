@@ -111,5 +111,7 @@ export class LocalExecutor implements Executor {
     await this.pool.close();
     await this.flushing;
     await this.flush();
+    // Log text that came with no outcome (a try stopped by the shutdown) is written too.
+    await this.flushLogs();
   }
 }
