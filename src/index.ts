@@ -1,6 +1,8 @@
 /** The authoring API DAG files import: `import { dag, task, bash } from "aloft"`. */
 export { dag, task, bash, chain } from "./dag/builder.js";
 export { SkipTask, FailTask } from "./dag/signals.js";
+export { asset, allOf, anyOf } from "./dag/assets.js";
+export type { Asset, AssetAll, AssetAny, AssetExpression } from "./dag/assets.js";
 export { TRIGGER_RULES } from "./dag/types.js";
 export type {
   Dag,

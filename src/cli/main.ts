@@ -2,6 +2,8 @@
 import { Command, CommanderError } from "commander";
 import { DatabaseError, UsageError } from "../errors.js";
 import { VERSION } from "../version.js";
+import { registerAssetsCommands } from "./commands/assets.js";
+import { registerBackfillCommands } from "./commands/backfill.js";
 import { registerConfigCommands } from "./commands/config.js";
 import { registerDagsCommands } from "./commands/dags.js";
 import { registerDbCommands } from "./commands/db.js";
@@ -18,6 +20,8 @@ export function buildProgram(): Command {
   registerDbCommands(program);
   registerDagsCommands(program);
   registerTasksCommands(program);
+  registerBackfillCommands(program);
+  registerAssetsCommands(program);
   registerConfigCommands(program);
   return program;
 }

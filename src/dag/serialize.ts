@@ -3,6 +3,7 @@
 import { toInstant } from "../util/dates.js";
 import { parseDuration } from "../util/duration.js";
 import type { Dag, SerializedDag, SerializedTask, TaskOptions, TaskRef } from "./types.js";
+import { resolveScheduleOption } from "./schedule-option.js";
 import { dagLabel, taskLabel } from "./validate.js";
 
 /** Task options a task gets when neither it nor its DAG's `defaults` set them. */
@@ -16,6 +17,7 @@ export const TASK_DEFAULTS: Readonly<Required<TaskOptions>> = Object.freeze({
   poolSlots: 1,
   priorityWeight: 1,
   env: Object.freeze({}),
+  outlets: Object.freeze([]),
 });
 
 /** DAG options a DAG gets when it does not set them. */
@@ -31,10 +33,15 @@ export function serializeDag(dag: Dag, fileloc: string): SerializedDag {
   const timezone = options.timezone ?? DAG_DEFAULTS.timezone;
   const where = dagLabel(dag.dagId);
   const order = definitionOrder(dag.tasks);
+  const schedule = resolveScheduleOption(where, options.schedule, timezone);
+  const dagrunTimeout = options.dagrunTimeout ?? null;
   return {
     dagId: dag.dagId,
     fileloc,
-    schedule: options.schedule ?? null,
+    schedule: schedule.label,
+    scheduleSpec: schedule.spec,
+    timetable: options.timetable ?? "trigger",
+    dagrunTimeoutMs: dagrunTimeout === null ? null : parseDuration(dagrunTimeout, `${where}: option dagrunTimeout`),
     start: options.start === undefined ? null : toInstant(options.start, timezone, `${where}: option start`).toISOString(),
     end: options.end === undefined ? null : toInstant(options.end, timezone, `${where}: option end`).toISOString(),
     timezone,
@@ -76,6 +83,7 @@ function serializeTask(dag: Dag, task: TaskRef, order: ReadonlyMap<TaskRef, numb
     env: { ...option("env") },
     upstream: byDefinition(task.upstream),
     downstream: byDefinition(task.downstream),
+    ...(option("outlets").length > 0 ? { outlets: option("outlets").map((a) => a.uri) } : {}),
   };
 }
 

@@ -1,4 +1,6 @@
 /** Types shared by the authoring API, the DAG processor, the scheduler and the runners. */
+import type { Asset, AssetExpression } from "./assets.js";
+import type { ScheduleSpec, TimetableMeaning } from "../timetable/timetable.js";
 
 /** Every trigger rule Airflow knows; the scheduler evaluates them in `scheduler/trigger-rules.ts`. */
 export const TRIGGER_RULES = [
@@ -41,6 +43,8 @@ export interface TaskOptions {
   priorityWeight?: number;
   /** Environment variables set for the try (bash command or function). Default {}. */
   env?: Record<string, string>;
+  /** Assets this task updates: each success records an event for each, which may trigger DAGs scheduled on them. Default []. */
+  outlets?: readonly Asset[];
 }
 
 /** What a function task receives. */
@@ -74,8 +78,23 @@ export interface TaskLogger {
 export type TaskFunction = (context: TaskContext) => unknown;
 
 export interface DagOptions {
-  /** Cron string (5 fields), a preset such as "@daily", or null for manual runs only. Default null. */
-  schedule?: string | null;
+  /**
+   * When runs happen. Default null (manual runs only). One of:
+   * a 5-field cron string; a preset ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly",
+   * "@yearly", "@midnight", "@annually"); "@once" (one run at `start`); "@continuous" (a new run as
+   * soon as the previous one finished; needs maxActiveRuns 1); `{ every: "30m" }` (a fixed interval
+   * from `start`); or assets: `asset(uri)`, an array of assets (all of them), `allOf(...)`, `anyOf(...)`.
+   */
+  schedule?: string | null | { every: Duration } | AssetExpression | readonly AssetExpression[];
+  /**
+   * What a cron or `{ every }` schedule means. "trigger": a run at each fire time, logical date = fire
+   * time, empty data interval (Airflow 3's CronTriggerTimetable). "interval": a run per interval
+   * [start, end) between fire times, after its end, logical date = start (CronDataIntervalTimetable).
+   * Default "trigger".
+   */
+  timetable?: TimetableMeaning;
+  /** A run still running this long after it started is failed and its unfinished tasks skipped. Default: no limit. */
+  dagrunTimeout?: Duration | null;
   /** First logical date the schedule may produce. Required when a schedule is set. */
   start?: Date | string;
   /** Last logical date the schedule may produce. Default: none. */
@@ -115,13 +134,22 @@ export interface SerializedTask {
   upstream: string[];
   /** Task ids that wait for this task. */
   downstream: string[];
+  /** URIs of the assets a success of this task updates (absent: none). */
+  outlets?: string[];
 }
 
 export interface SerializedDag {
   dagId: string;
   /** The DAG file it was defined in (absolute path). */
   fileloc: string;
+  /** The schedule as written, for listings: a cron string, a preset, "@every 30m", or the asset condition. */
   schedule: string | null;
+  /** The schedule, resolved (absent in DAGs stored by older versions: `schedule` decides). */
+  scheduleSpec?: ScheduleSpec;
+  /** What a cron or interval schedule means (absent: "trigger"). */
+  timetable?: TimetableMeaning;
+  /** The DAG run timeout in ms (absent or null: none). */
+  dagrunTimeoutMs?: number | null;
   /** Start and end as ISO 8601 (UTC), or null. */
   start: string | null;
   end: string | null;

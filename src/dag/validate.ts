@@ -3,8 +3,9 @@
  * (and task) it concerns; the DAG processor adds the file.
  */
 
-import { DagDefinitionError, ScheduleError } from "../errors.js";
-import { validateSchedule } from "../timetable/schedule.js";
+import { DagDefinitionError } from "../errors.js";
+import { assetUriProblem, isAssetExpression } from "./assets.js";
+import { checkScheduleFit, resolveScheduleOption } from "./schedule-option.js";
 import { toInstant } from "../util/dates.js";
 import { parseDuration } from "../util/duration.js";
 import { TRIGGER_RULES, type DagOptions, type Duration, type TaskOptions, type TaskRef } from "./types.js";
@@ -149,6 +150,14 @@ const TASK_OPTION_CHECKS: Record<keyof TaskOptions, OptionCheck> = {
       if (typeof variable !== "string") fail(`${where} '${name}'`, "a string", variable);
     }
   },
+  outlets: (value, where) => {
+    if (!Array.isArray(value)) fail(where, "an array of assets such as [asset(\"s3://bucket/key\")]", value);
+    for (const item of value as unknown[]) {
+      if (!isAssetExpression(item) || item.kind !== "asset") fail(`${where} item`, 'an asset from asset("uri")', item);
+      const problem = assetUriProblem(item.uri);
+      if (problem !== null) throw new DagDefinitionError(`${where}: ${problem}`);
+    }
+  },
 };
 
 /**
@@ -161,7 +170,7 @@ export function validateTaskOptions(where: string, options: unknown): void {
 }
 
 const DAG_OPTION_CHECKS: Record<keyof DagOptions, OptionCheck> = {
-  // schedule, timezone, start and end depend on each other; validateDagOptions checks them together.
+  // schedule, timetable, timezone, start and end depend on each other; validateDagOptions checks them together.
   schedule: () => {},
   timezone: () => {},
   start: () => {},
@@ -191,26 +200,27 @@ const DAG_OPTION_CHECKS: Record<keyof DagOptions, OptionCheck> = {
     if (!isPlainObject(value)) fail(where, "an object of task options", value);
     checkOptions(where, value, TASK_OPTION_CHECKS, "task options");
   },
+  timetable: () => {},
+  dagrunTimeout: (value, where) => {
+    if (value === null) return;
+    if (duration(value, where) === 0) fail(where, "a duration greater than 0 (or null for no limit)", value);
+  },
 };
 
 /** Checks a DAG's options: types, unknown keys, schedule and timezone, start and end. */
 export function validateDagOptions(dagId: string, options: unknown): void {
   const where = dagLabel(dagId);
   checkOptions(where, options, DAG_OPTION_CHECKS, "DAG options");
-  const { schedule = null, timezone = "UTC", start, end } = options as DagOptions;
+  const { schedule = null, timezone = "UTC", start, end, timetable, maxActiveRuns } = options as DagOptions;
 
-  if (schedule !== null && typeof schedule !== "string") fail(`${where}: option schedule`, "a string or null", schedule);
   if (typeof timezone !== "string") fail(`${where}: option timezone`, "an IANA timezone name", timezone);
-  try {
-    validateSchedule(schedule, timezone);
-  } catch (error) {
-    if (error instanceof ScheduleError) throw new DagDefinitionError(`${where}: ${error.message}`);
-    throw error;
-  }
+  const { spec } = resolveScheduleOption(where, schedule, timezone);
+  checkScheduleFit(where, spec, timetable, maxActiveRuns);
 
   const startAt = start === undefined ? null : toInstant(start, timezone, `${where}: option start`);
   const endAt = end === undefined ? null : toInstant(end, timezone, `${where}: option end`);
-  if (schedule !== null && startAt === null) {
+  // Asset schedules run on updates, not on the clock, so they need no start.
+  if (spec.kind !== "none" && spec.kind !== "assets" && startAt === null) {
     throw new DagDefinitionError(`${where}: option start is required when a schedule is set (schedule ${show(schedule)})`);
   }
   if (startAt !== null && endAt !== null && startAt.getTime() > endAt.getTime()) {

@@ -25,6 +25,8 @@ export interface TryRequest {
   dataIntervalEnd: number;
   params: Record<string, unknown>;
   conf: Record<string, unknown>;
+  /** URIs of the assets a success updates (an event is recorded for each). */
+  outlets?: string[];
 }
 
 export type TryState = "success" | "failed" | "skipped";

@@ -11,6 +11,7 @@ import { chunks, groupBy } from "../util/chunks.js";
 import type { FinishedTi } from "./executor.js";
 import type { TryOutcome, TryRequest } from "./protocol.js";
 import { appendTryLogs, type LogChunk } from "./try-logs.js";
+import { recordAssetEvents } from "../scheduler/assets.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -154,6 +155,14 @@ export async function finishTries(store: Store, finished: FinishedTry[], logs: L
         )
         .execute();
     }
+    // Asset events are written with the success that causes them.
+    await recordAssetEvents(
+      trx,
+      live
+        .filter((f) => f.outcome.state === "success" && (f.request.outlets?.length ?? 0) > 0)
+        .map((f) => ({ dagId: f.request.dagId, runId: f.request.runId, taskId: f.request.taskId, mapIndex: f.request.mapIndex, outlets: f.request.outlets! })),
+      now,
+    );
     return recorded.map(({ tiId, state, nextTryAt }) => ({ tiId, state, nextTryAt }));
   });
 }

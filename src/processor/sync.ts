@@ -6,7 +6,8 @@
 import crypto from "node:crypto";
 import type { SerializedDag } from "../dag/types.js";
 import type { Store } from "../store/db.js";
-import { planNextRun } from "../scheduler/runs.js";
+import { nextRunColumns, planNextRun } from "../scheduler/runs.js";
+import { syncDagAssets } from "../scheduler/assets.js";
 import type { ParsedFile } from "./protocol.js";
 
 export interface SyncReport {
@@ -26,7 +27,8 @@ export interface SyncOptions {
 const hashOf = (dag: SerializedDag) => crypto.createHash("sha256").update(JSON.stringify(dag)).digest("hex");
 
 /** What decides the next automated run; when it changes, the next run is planned again. */
-const timetableOf = (d: SerializedDag) => JSON.stringify([d.schedule, d.start, d.end, d.timezone, d.catchup]);
+const timetableOf = (d: SerializedDag) =>
+  JSON.stringify([d.schedule, d.start, d.end, d.timezone, d.catchup, d.scheduleSpec ?? null, d.timetable ?? "trigger"]);
 
 export async function syncParsedDags(store: Store, parsed: ParsedFile[], options: SyncOptions): Promise<SyncReport> {
   const report: SyncReport = { added: [], changed: [], unchanged: [], deactivated: [], importErrors: [] };
@@ -78,8 +80,7 @@ export async function syncParsedDags(store: Store, parsed: ParsedFile[], options
               dag_id: dag.dagId,
               is_paused: options.pausedAtCreation ? 1 : 0,
               ...common,
-              next_dagrun_logical_date: next?.logicalDate.getTime() ?? null,
-              next_dagrun_create_after: next?.runAfter.getTime() ?? null,
+              ...nextRunColumns(next),
             })
             .execute();
           report.added.push(dag.dagId);
@@ -92,12 +93,7 @@ export async function syncParsedDags(store: Store, parsed: ParsedFile[], options
           .updateTable("dag")
           .set({
             ...common,
-            ...(replan
-              ? {
-                  next_dagrun_logical_date: next?.logicalDate.getTime() ?? null,
-                  next_dagrun_create_after: next?.runAfter.getTime() ?? null,
-                }
-              : {}),
+            ...(replan ? nextRunColumns(next ?? null) : {}),
           })
           .where("dag_id", "=", dag.dagId)
           .execute();
@@ -114,6 +110,8 @@ export async function syncParsedDags(store: Store, parsed: ParsedFile[], options
         report.deactivated.push(row.dag_id);
       }
     }
+
+    await syncDagAssets(trx, parsed.flatMap((result) => (result.ok && parsedOk.has(result.file) ? result.dags : [])), now);
 
     // Import errors describe the latest parse of each file.
     await trx.deleteFrom("import_error").execute();

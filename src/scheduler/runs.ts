@@ -4,9 +4,11 @@ import type { SerializedDag } from "../dag/types.js";
 import { NotFoundError, UsageError } from "../errors.js";
 import type { Store } from "../store/db.js";
 import type { Database, DagRunRow, RunType } from "../store/schema.js";
-import { nextDagRun } from "../timetable/schedule.js";
+import { nextDagRun, timetableOf } from "../timetable/schedule.js";
+import { manualDataInterval, type PlannedRun } from "../timetable/timetable.js";
 import { chunks } from "../util/chunks.js";
 import type { DagCache } from "./dag-cache.js";
+import { backfillLimits, runningBackfillRuns } from "./backfill.js";
 import { fenced, type LeaseHandle } from "./lease.js";
 import { downstreamWeights } from "./task-evaluation.js";
 
@@ -23,13 +25,14 @@ export function findRun(db: Db, dagId: string, runId: string): Promise<DagRunRow
   return db.selectFrom("dag_run").selectAll().where("dag_id", "=", dagId).where("run_id", "=", runId).executeTakeFirst();
 }
 
-/** Runs of a DAG in the given states. */
+/** Runs of a DAG in the given states; backfill runs count against their backfill's limit, not the DAG's. */
 async function countRuns(db: Db, dagId: string, states: DagRunRow["state"][]): Promise<number> {
   const row = await db
     .selectFrom("dag_run")
     .select((eb) => eb.fn.countAll<number>().as("n"))
     .where("dag_id", "=", dagId)
     .where("state", "in", states)
+    .where("backfill_id", "is", null)
     .executeTakeFirst();
   return Number(row?.n ?? 0);
 }
@@ -53,6 +56,9 @@ export async function triggerDagRun(store: Store, dagId: string, options: Trigge
   await requireDag(store.db, dagId);
   const now = Date.now();
   const logicalDate = options.logicalDate ?? now;
+  // An interval DAG's manual run covers the last complete interval before its logical date, as in Airflow.
+  const stored = await store.db.selectFrom("dag").select("serialized").where("dag_id", "=", dagId).executeTakeFirstOrThrow();
+  const interval = manualDataInterval(timetableOf(JSON.parse(stored.serialized) as SerializedDag), new Date(logicalDate));
   const runId = options.runId ?? runIdFor("manual", logicalDate);
   if (await findRun(store.db, dagId, runId)) throw new UsageError(`DAG '${dagId}' already has a run '${runId}': give another run id or logical date`);
   await store.db
@@ -63,8 +69,8 @@ export async function triggerDagRun(store: Store, dagId: string, options: Trigge
       run_type: "manual",
       state: "queued",
       logical_date: logicalDate,
-      data_interval_start: logicalDate,
-      data_interval_end: logicalDate,
+      data_interval_start: interval.start.getTime(),
+      data_interval_end: interval.end.getTime(),
       run_after: now,
       conf: JSON.stringify(options.conf ?? {}),
       queued_at: now,
@@ -80,7 +86,7 @@ export async function triggerDagRun(store: Store, dagId: string, options: Trigge
 export async function createScheduledRuns(store: Store, lease: LeaseHandle, cache: DagCache, now: number): Promise<number> {
   const due = await store.db
     .selectFrom("dag")
-    .select(["dag_id", "next_dagrun_logical_date", "next_dagrun_create_after"])
+    .select(["dag_id", "next_dagrun_logical_date", "next_dagrun_create_after", "next_dagrun_data_interval_start", "next_dagrun_data_interval_end"])
     .where("is_paused", "=", 0)
     .where("is_active", "=", 1)
     .where("next_dagrun_create_after", "<=", now)
@@ -94,6 +100,11 @@ export async function createScheduledRuns(store: Store, lease: LeaseHandle, cach
     const active = await countRuns(store.db, row.dag_id, ["queued", "running"]);
     if (active >= cached.dag.maxActiveRuns) continue;
     const logicalDate = row.next_dagrun_logical_date;
+    const interval = {
+      start: row.next_dagrun_data_interval_start ?? logicalDate,
+      // A continuous run covers the time up to its creation, which may come long after it was planned.
+      end: timetableOf(cached.dag).spec.kind === "continuous" ? Math.max(now, logicalDate) : (row.next_dagrun_data_interval_end ?? logicalDate),
+    };
     await fenced(store, lease, async (trx) => {
       const runId = runIdFor("scheduled", logicalDate);
       if (!(await findRun(trx, row.dag_id, runId))) {
@@ -105,8 +116,8 @@ export async function createScheduledRuns(store: Store, lease: LeaseHandle, cach
             run_type: "scheduled",
             state: "queued",
             logical_date: logicalDate,
-            data_interval_start: logicalDate,
-            data_interval_end: logicalDate,
+            data_interval_start: interval.start,
+            data_interval_end: interval.end,
             run_after: row.next_dagrun_create_after ?? logicalDate,
             conf: "{}",
             queued_at: now,
@@ -117,13 +128,10 @@ export async function createScheduledRuns(store: Store, lease: LeaseHandle, cach
           .execute();
         created++;
       }
-      const next = nextDagRun(cached.dag, new Date(logicalDate), new Date(now));
+      const next = nextDagRun(cached.dag, { start: new Date(interval.start), end: new Date(interval.end) }, new Date(now));
       await trx
         .updateTable("dag")
-        .set({
-          next_dagrun_logical_date: next ? next.logicalDate.getTime() : null,
-          next_dagrun_create_after: next ? next.runAfter.getTime() : null,
-        })
+        .set(nextRunColumns(next))
         .where("dag_id", "=", row.dag_id)
         .where("next_dagrun_logical_date", "=", logicalDate)
         .execute();
@@ -132,36 +140,58 @@ export async function createScheduledRuns(store: Store, lease: LeaseHandle, cach
   return created;
 }
 
-/** The next automated run of a DAG, given the runs it already has; stored on the dag row. */
-export async function planNextRun(db: Db, dag: SerializedDag, now: number) {
+/** The dag row's columns describing its next automated run. */
+export function nextRunColumns(next: PlannedRun | null) {
+  return {
+    next_dagrun_logical_date: next?.logicalDate.getTime() ?? null,
+    next_dagrun_create_after: next?.runAfter.getTime() ?? null,
+    next_dagrun_data_interval_start: next?.dataIntervalStart.getTime() ?? null,
+    next_dagrun_data_interval_end: next?.dataIntervalEnd.getTime() ?? null,
+  };
+}
+
+/** The next automated run of a DAG, after the data interval of its latest scheduled run; stored on the dag row. */
+export async function planNextRun(db: Db, dag: SerializedDag, now: number): Promise<PlannedRun | null> {
   const last = await db
     .selectFrom("dag_run")
-    .select((eb) => eb.fn.max("logical_date").as("last"))
+    .select(["data_interval_start", "data_interval_end"])
     .where("dag_id", "=", dag.dagId)
     .where("run_type", "=", "scheduled")
+    .orderBy("logical_date", "desc")
+    .limit(1)
     .executeTakeFirst();
-  const lastDate = last?.last === null || last?.last === undefined ? null : new Date(Number(last.last));
-  return nextDagRun(dag, lastDate, new Date(now));
+  const interval = last ? { start: new Date(Number(last.data_interval_start)), end: new Date(Number(last.data_interval_end)) } : null;
+  return nextDagRun(dag, interval, new Date(now));
 }
 
 /** Moves queued runs of unpaused DAGs to running, oldest logical date first, creating their task instances. */
 export async function startQueuedRuns(store: Store, lease: LeaseHandle, cache: DagCache, now: number): Promise<number[]> {
-  const queued = await store.db
+  const queuedRows = await store.db
     .selectFrom("dag_run")
-    .select(["id", "dag_id", "run_id"])
+    .select(["id", "dag_id", "run_id", "backfill_id"])
     .where("state", "=", "queued")
     .orderBy("logical_date")
     .orderBy("id")
     .execute();
-  if (queued.length === 0) return [];
+  if (queuedRows.length === 0) return [];
+  // Backfill runs are limited by their backfill (paused, max active runs), not by the DAG's limit.
+  const backfills = await backfillLimits(store.db, [...new Set(queuedRows.flatMap((r) => (r.backfill_id === null ? [] : [Number(r.backfill_id)])))]);
+  const backwards = queuedRows.filter((r) => r.backfill_id !== null && backfills.get(Number(r.backfill_id))?.runBackwards).reverse();
+  const backwardIds = new Set(backwards.map((r) => r.id));
+  const queued = [...queuedRows.filter((r) => !backwardIds.has(r.id)), ...backwards];
   const dags = await cache.load(queued.map((r) => r.dag_id));
   const running = new Map<string, number>();
   const started: number[] = [];
   for (const run of queued) {
     const cached = dags.get(run.dag_id);
     if (!cached || cached.isPaused) continue;
-    if (!running.has(run.dag_id)) running.set(run.dag_id, await countRuns(store.db, run.dag_id, ["running"]));
-    if (running.get(run.dag_id)! >= cached.dag.maxActiveRuns) continue;
+    const backfill = run.backfill_id === null ? undefined : backfills.get(Number(run.backfill_id));
+    const limitKey = backfill ? `backfill:${run.backfill_id}` : run.dag_id;
+    if (!running.has(limitKey)) {
+      running.set(limitKey, backfill ? await runningBackfillRuns(store.db, Number(run.backfill_id)) : await countRuns(store.db, run.dag_id, ["running"]));
+    }
+    if (backfill?.paused) continue;
+    if (running.get(limitKey)! >= (backfill ? backfill.maxActiveRuns : cached.dag.maxActiveRuns)) continue;
     const weights = downstreamWeights(cached.dag);
     await fenced(store, lease, async (trx) => {
       const moved = await trx
@@ -189,7 +219,7 @@ export async function startQueuedRuns(store: Store, lease: LeaseHandle, cache: D
       }));
       for (const part of chunks(rows, 500)) await trx.insertInto("task_instance").values(part).execute();
     });
-    running.set(run.dag_id, running.get(run.dag_id)! + 1);
+    running.set(limitKey, running.get(limitKey)! + 1);
     started.push(run.id);
   }
   return started;

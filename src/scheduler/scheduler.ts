@@ -14,7 +14,10 @@ import type { Database } from "../store/schema.js";
 import { chunks } from "../util/chunks.js";
 import { DagCache } from "./dag-cache.js";
 import { fenced, type LeaseHandle } from "./lease.js";
+import { createAssetTriggeredRuns } from "./assets.js";
+import { completeBackfills } from "./backfill.js";
 import { createScheduledRuns, startQueuedRuns } from "./runs.js";
+import { failTimedOutRuns } from "./run-timeouts.js";
 import { RunStates } from "./run-states.js";
 import { evaluateRun, type RunEvaluation } from "./task-evaluation.js";
 import { queueScheduledTasks, tryRequests } from "./task-queueing.js";
@@ -139,6 +142,13 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       this.housekeepingDue = false;
       this.cache.markStale();
       await createScheduledRuns(store, lease, this.cache, now);
+      await createAssetTriggeredRuns(store, lease, this.cache, now);
+      for (const id of await failTimedOutRuns(store, lease, this.cache, now)) {
+        this.runStates.drop(id);
+        logger.info({ dag_run_id: id, state: "failed" }, "DAG run timed out (dagrunTimeout)");
+        this.emit("runFinished", id, "failed");
+      }
+      await completeBackfills(store, lease, now);
       for (const id of await startQueuedRuns(store, lease, this.cache, now)) this.dirtyRuns.add(id);
     }
     const evaluations = await this.evaluateRuns(now);

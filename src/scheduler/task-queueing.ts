@@ -119,6 +119,7 @@ export function tryRequests(queued: QueuedTi[], dags: Map<string, CachedDag>): T
       dataIntervalEnd: ti.data_interval_end,
       params: cached.dag.params,
       conf: JSON.parse(ti.conf) as Record<string, unknown>,
+      ...(task.outlets && task.outlets.length > 0 ? { outlets: task.outlets } : {}),
     });
   }
   return requests;

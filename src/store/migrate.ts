@@ -3,6 +3,7 @@ import { Migrator, type Migration, type MigrationResultSet } from "kysely";
 import { DatabaseError } from "../errors.js";
 import type { Store } from "./db.js";
 import * as initial from "./migrations/0001_initial.js";
+import * as timetablesBackfillAssets from "./migrations/0002_timetables_backfill_assets.js";
 
 interface DialectMigration {
   up(db: Parameters<Migration["up"]>[0], store: Store): Promise<void>;
@@ -11,6 +12,7 @@ interface DialectMigration {
 /** In order; never edit one that has shipped, add a new one. */
 const MIGRATIONS: Record<string, DialectMigration> = {
   "0001_initial": initial,
+  "0002_timetables_backfill_assets": timetablesBackfillAssets,
 };
 
 export interface MigrationReport {

@@ -27,6 +27,8 @@ export interface DagTable {
   last_parsed_at: Ms;
   next_dagrun_logical_date: Ms | null;
   next_dagrun_create_after: Ms | null;
+  next_dagrun_data_interval_start: ColumnType<Ms | null, Ms | null | undefined, Ms | null>;
+  next_dagrun_data_interval_end: ColumnType<Ms | null, Ms | null | undefined, Ms | null>;
 }
 
 export interface ImportErrorTable {
@@ -37,7 +39,7 @@ export interface ImportErrorTable {
 }
 
 export type DagRunState = "queued" | "running" | "success" | "failed";
-export type RunType = "scheduled" | "manual" | "backfill";
+export type RunType = "scheduled" | "manual" | "backfill" | "asset_triggered";
 
 export interface DagRunTable {
   id: Generated<number>;
@@ -55,6 +57,8 @@ export interface DagRunTable {
   start_date: Ms | null;
   end_date: Ms | null;
   created_at: Ms;
+  /** The backfill that owns the run (run_type "backfill"), else null. */
+  backfill_id: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export type TaskState =
@@ -166,6 +170,61 @@ export interface EventLogTable {
   extra: string | null;
 }
 
+export type BackfillReprocess = "none" | "failed" | "completed";
+
+/** A backfill: runs over a date range, created up front and started within its own max active runs. */
+export interface BackfillTable {
+  id: Generated<number>;
+  dag_id: string;
+  from_date: Ms;
+  to_date: Ms;
+  max_active_runs: number;
+  reprocess: BackfillReprocess;
+  run_backwards: number;
+  is_paused: number;
+  /** JSON object given to every run. */
+  conf: string;
+  created_at: Ms;
+  /** When its last run finished, or when it was cancelled. */
+  completed_at: Ms | null;
+  cancelled_at: Ms | null;
+}
+
+export interface AssetTable {
+  id: Generated<number>;
+  uri: string;
+  created_at: Ms;
+}
+
+/** An update of an asset, recorded when a task that lists it in `outlets` succeeds. */
+export interface AssetEventTable {
+  id: Generated<number>;
+  uri: string;
+  source_dag_id: string | null;
+  source_run_id: string | null;
+  source_task_id: string | null;
+  source_map_index: number | null;
+  created_at: Ms;
+}
+
+export interface DagScheduleAssetTable {
+  dag_id: string;
+  uri: string;
+}
+
+export interface AssetDagRunQueueTable {
+  id: Generated<number>;
+  dag_id: string;
+  uri: string;
+  event_id: number;
+  created_at: Ms;
+}
+
+export interface DagRunAssetEventTable {
+  dag_run_id: number;
+  event_id: number;
+}
+
 export interface Database {
   dag: DagTable;
   import_error: ImportErrorTable;
@@ -177,6 +236,13 @@ export interface Database {
   scheduler_lease: SchedulerLeaseTable;
   pool: PoolTable;
   event_log: EventLogTable;
+  backfill: BackfillTable;
+  asset: AssetTable;
+  asset_event: AssetEventTable;
+  dag_schedule_asset: DagScheduleAssetTable;
+  asset_dag_run_queue: AssetDagRunQueueTable;
+  dag_run_asset_event: DagRunAssetEventTable;
 }
 
 export type DagRunRow = Selectable<DagRunTable>;
+export type BackfillRow = Selectable<BackfillTable>;

@@ -1,14 +1,14 @@
 /**
- * Schedules: validating cron strings and presets, and planning a DAG's next automated run.
- *
- * Semantics follow Airflow 3's CronTriggerTimetable ("run at the cron time"): a run's logical date
- * is the cron fire time, its data interval is the empty interval at that instant, and it may start
- * as soon as that instant has passed.
+ * Schedule strings: validating cron expressions and presets, and the timetable of a serialized DAG.
+ * The rules that plan runs live in timetable.ts; the fire times of a cron in cron-clock.ts.
  */
 
-import { CronExpressionParser, type CronExpression } from "cron-parser";
+import { CronExpressionParser } from "cron-parser";
 import type { SerializedDag } from "../dag/types.js";
 import { ScheduleError } from "../errors.js";
+import { nextRun, type DataInterval, type PlannedRun, type ScheduleSpec, type Timetable } from "./timetable.js";
+
+export type { PlannedRun } from "./timetable.js";
 
 /** Presets and the cron expressions they stand for. */
 export const SCHEDULE_PRESETS = {
@@ -25,16 +25,11 @@ export const SCHEDULE_PRESETS = {
 /** The preset for a single run at the DAG's `start`. */
 export const ONCE = "@once";
 
-/** Every preset `validateSchedule` accepts, in the order error messages list them. */
-export const PRESET_NAMES: readonly string[] = [...Object.keys(SCHEDULE_PRESETS), ONCE];
+/** The preset for a new run as soon as the previous one finished (needs maxActiveRuns 1). */
+export const CONTINUOUS = "@continuous";
 
-/** A run the scheduler should create once `runAfter` has passed. */
-export interface PlannedRun {
-  logicalDate: Date;
-  dataIntervalStart: Date;
-  dataIntervalEnd: Date;
-  runAfter: Date;
-}
+/** Every preset `validateSchedule` accepts, in the order error messages list them. */
+export const PRESET_NAMES: readonly string[] = [...Object.keys(SCHEDULE_PRESETS), ONCE, CONTINUOUS];
 
 /** The five cron fields, their names in messages, and the values each takes. */
 const CRON_FIELDS = [
@@ -51,7 +46,7 @@ const CRON_FIELDS = [
  */
 export function resolveCron(schedule: string | null): string | null {
   const trimmed = schedule?.trim() ?? null;
-  if (trimmed === null || trimmed === ONCE) return null;
+  if (trimmed === null || trimmed === ONCE || trimmed === CONTINUOUS) return null;
   return presetCron(trimmed) ?? trimmed;
 }
 
@@ -73,14 +68,8 @@ export function validateSchedule(schedule: string | null, timezone: string): voi
   if (trimmed === "") {
     throw new ScheduleError(`schedule is empty; use a cron expression, one of ${PRESET_NAMES.join(", ")}, or null`);
   }
-  if (trimmed === "@continuous") {
-    throw new ScheduleError(
-      'schedule "@continuous" is not supported yet (it comes in a later release); ' +
-        `use a cron expression or one of ${PRESET_NAMES.join(", ")}`,
-    );
-  }
   if (trimmed.startsWith("@")) {
-    if (trimmed !== ONCE && presetCron(trimmed) === undefined) {
+    if (trimmed !== ONCE && trimmed !== CONTINUOUS && presetCron(trimmed) === undefined) {
       throw new ScheduleError(`unknown schedule preset "${schedule}"; known presets: ${PRESET_NAMES.join(", ")}`);
     }
     return;
@@ -151,48 +140,45 @@ function cronParseError(expression: string, timezone: string): string | null {
 }
 
 /**
- * Plans a DAG's next automated run, or returns null when the schedule produces no more runs.
+ * The timetable of a serialized DAG. DAGs stored before `scheduleSpec` existed carry only the
+ * schedule string, which then decides.
+ */
+export function timetableOf(
+  dag: Pick<SerializedDag, "schedule" | "start" | "end" | "timezone" | "catchup"> & Partial<Pick<SerializedDag, "scheduleSpec" | "timetable">>,
+): Timetable {
+  return {
+    spec: dag.scheduleSpec ?? specOfString(dag.schedule),
+    meaning: dag.timetable ?? "trigger",
+    start: dag.start === null ? null : new Date(dag.start),
+    end: dag.end === null ? null : new Date(dag.end),
+    timezone: dag.timezone,
+    catchup: dag.catchup,
+  };
+}
+
+/** The spec of a validated schedule string (or null). */
+export function specOfString(schedule: string | null): ScheduleSpec {
+  const trimmed = schedule?.trim() ?? null;
+  if (trimmed === null) return { kind: "none" };
+  if (trimmed === ONCE) return { kind: "once" };
+  if (trimmed === CONTINUOUS) return { kind: "continuous" };
+  return { kind: "cron", cron: presetCron(trimmed) ?? trimmed };
+}
+
+/**
+ * Plans a DAG's next automated run, or returns null when the schedule produces no more runs (see
+ * `nextRun` in timetable.ts for the rules). The result may lie in the future; the caller waits until `runAfter`.
  *
- * - `@once`: one run at `start` (unless that is after `end`), none once a run exists.
- * - cron: runs fire at or after `start` and at or before `end`. After `lastAutomatedLogicalDate` the
- *   next fire strictly after it is next. Without catchup, missed fires collapse into the latest one at
- *   or before `now`; with catchup every fire is planned, however far in the past.
- *
- * The result may lie in the future; the caller waits until `runAfter`.
- *
- * @param dag the schedule, bounds (ISO strings), timezone and catchup of a validated DAG.
- * @param lastAutomatedLogicalDate the logical date of the DAG's latest scheduled (not manual) run.
- * @param now the current time.
+ * @param last the data interval of the DAG's latest automated run, or its logical date (an empty
+ *   interval there), or null when it has none.
  */
 export function nextDagRun(
-  dag: Pick<SerializedDag, "schedule" | "start" | "end" | "timezone" | "catchup">,
-  lastAutomatedLogicalDate: Date | null,
+  dag: Parameters<typeof timetableOf>[0],
+  last: DataInterval | Date | null,
   now: Date,
 ): PlannedRun | null {
-  if (dag.schedule === null || dag.start === null) return null;
-  const start = new Date(dag.start);
-  const end = dag.end === null ? null : new Date(dag.end);
-
-  let candidate: Date | null;
-  const cron = resolveCron(dag.schedule);
-  if (cron === null) {
-    candidate = lastAutomatedLogicalDate === null ? start : null;
-  } else {
-    const clock = new CronClock(cron, dag.timezone);
-    const candidates = [clock.firstAtOrAfter(start)];
-    if (lastAutomatedLogicalDate !== null) candidates.push(clock.firstAfter(lastAutomatedLogicalDate));
-    // Without catchup, fires missed while the DAG was off (or new) collapse into the latest one.
-    if (!dag.catchup) candidates.push(clock.latestAtOrBefore(now) ?? start);
-    candidate = latestOf(candidates);
-  }
-
-  if (candidate === null || (end !== null && candidate.getTime() > end.getTime())) return null;
-  return {
-    logicalDate: candidate,
-    dataIntervalStart: new Date(candidate.getTime()),
-    dataIntervalEnd: new Date(candidate.getTime()),
-    runAfter: new Date(candidate.getTime()),
-  };
+  const lastInterval = last instanceof Date ? { start: last, end: last } : last;
+  return nextRun(timetableOf(dag), lastInterval, now);
 }
 
 function presetCron(schedule: string): string | undefined {
@@ -201,79 +187,3 @@ function presetCron(schedule: string): string | undefined {
     : undefined;
 }
 
-/** The latest of some dates, or null if any is null (a bound the cron never reaches). */
-function latestOf(dates: Array<Date | null>): Date | null {
-  let latest: Date | null = null;
-  for (const date of dates) {
-    if (date === null) return null;
-    if (latest === null || date.getTime() > latest.getTime()) latest = date;
-  }
-  return latest;
-}
-
-/** How far `latestAtOrBefore` steps back past fire times that forward iteration does not produce. */
-const MAX_BACKWARD_STEPS = 200;
-
-/**
- * Fire times of a cron expression in a timezone.
- *
- * Forward iteration (`next`) is the source of truth: around DST changes cron-parser's `prev` can skip
- * a fire that `next` produces (spring forward) or yield one that `next` skips (the repeated hour of a
- * fall back), so backward searches are checked against, and completed by, forward steps.
- */
-class CronClock {
-  constructor(
-    private readonly expression: string,
-    private readonly timezone: string,
-  ) {}
-
-  /** The first fire strictly after `date`, or null if there is none. */
-  firstAfter(date: Date): Date | null {
-    try {
-      return this.iterator(date).next().toDate();
-    } catch {
-      return null;
-    }
-  }
-
-  firstAtOrAfter(date: Date): Date | null {
-    return this.firstAfter(new Date(date.getTime() - 1));
-  }
-
-  /** The latest fire at or before `date`, or null if there is none. */
-  latestAtOrBefore(date: Date): Date | null {
-    const limit = date.getTime();
-    const backward = this.iterator(new Date(limit + 1));
-    try {
-      // Start the forward walk one fire further back than `prev` suggests: a fire only `prev` yields
-      // (repeated hour) is then skipped as in a catchup walk, and one `prev` missed (gap) is walked over.
-      backward.prev();
-      for (let step = 0; step < MAX_BACKWARD_STEPS; step++) {
-        const fire = this.lastFireUpTo(backward.prev().toDate(), limit);
-        if (fire !== null) return fire;
-      }
-    } catch {
-      // cron-parser found no earlier fire.
-    }
-    return null;
-  }
-
-  /** Walks forward from `from` (inclusive); the last fire at or before `limit`, or null if the first is after it. */
-  private lastFireUpTo(from: Date, limit: number): Date | null {
-    const forward = this.iterator(new Date(from.getTime() - 1));
-    let last: Date | null = null;
-    try {
-      for (;;) {
-        const fire = forward.next().toDate();
-        if (fire.getTime() > limit) return last;
-        last = fire;
-      }
-    } catch {
-      return last; // no later fire
-    }
-  }
-
-  private iterator(currentDate: Date): CronExpression {
-    return CronExpressionParser.parse(this.expression, { tz: this.timezone, currentDate });
-  }
-}

@@ -60,7 +60,7 @@ describe("presets", () => {
       "@yearly": "0 0 1 1 *",
       "@annually": "0 0 1 1 *",
     });
-    assert.deepEqual(PRESET_NAMES, [...Object.keys(SCHEDULE_PRESETS), "@once"]);
+    assert.deepEqual(PRESET_NAMES, [...Object.keys(SCHEDULE_PRESETS), "@once", "@continuous"]);
   });
 
   test("are accepted, and resolve to their cron (null for @once and no schedule)", () => {
@@ -119,8 +119,8 @@ describe("validateSchedule", () => {
     assertScheduleError("@daly", "UTC", 'unknown schedule preset "@daly"', "@daily", "@hourly", "@once");
   });
 
-  test("says @continuous comes later", () => {
-    assertScheduleError("@continuous", "UTC", "@continuous", "not supported yet", "later");
+  test("accepts @continuous", () => {
+    validateSchedule("@continuous", "UTC");
   });
 
   test("rejects an empty schedule", () => {

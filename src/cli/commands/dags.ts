@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import { requireDag, triggerDagRun } from "../../scheduler/runs.js";
 import { runDagsTest } from "../dags-test.js";
+import { UsageError } from "../../errors.js";
+import { loadDagFromFile, planNextRuns } from "../next-runs.js";
 import { iso, parseConf, parseIsoFlag, printRows, resolveConfig, withStore, type GlobalFlags, withGlobalFlags } from "../context.js";
 
 type JsonFlag = GlobalFlags & { json?: boolean };
@@ -115,6 +117,38 @@ export function registerDagsCommands(program: Command): void {
       );
     }),
   );
+
+  dags
+    .command("next-runs")
+    .description("print the next runs a DAG file's schedule plans (no database needed)")
+    .argument("<file>", "DAG file (.ts or .js)")
+    .option("--dag <id>", "the DAG, when the file defines several")
+    .option("--now <iso>", "the time to plan from (default: now)")
+    .option("--last-run-start <iso>", "data interval start of the latest scheduled run (with --last-run-end)")
+    .option("--last-run-end <iso>", "data interval end of the latest scheduled run (with --last-run-start)")
+    .option("--count <n>", "how many runs", "5")
+    .option("--json", 'print [{"logical_date","data_interval_start","data_interval_end","run_after"}]')
+    .action(async (file: string, flags: { dag?: string; now?: string; lastRunStart?: string; lastRunEnd?: string; count: string; json?: boolean }) => {
+      const now = parseIsoFlag("--now", flags.now) ?? Date.now();
+      const lastStart = parseIsoFlag("--last-run-start", flags.lastRunStart);
+      const lastEnd = parseIsoFlag("--last-run-end", flags.lastRunEnd);
+      if ((lastStart === undefined) !== (lastEnd === undefined)) {
+        throw new UsageError("--last-run-start and --last-run-end go together: give both, or neither for a DAG without runs");
+      }
+      if (lastStart !== undefined && lastEnd !== undefined && lastStart > lastEnd) {
+        throw new UsageError("--last-run-start is after --last-run-end: swap them");
+      }
+      const count = Number(flags.count);
+      if (!Number.isSafeInteger(count) || count < 1 || count > 10_000) {
+        throw new UsageError(`--count must be an integer from 1 to 10000, got '${flags.count}'`);
+      }
+      const { config } = resolveConfig({});
+      const dag = await loadDagFromFile(file, flags.dag, config.parseTimeoutMs);
+      const last = lastStart === undefined ? null : { start: new Date(lastStart), end: new Date(lastEnd!) };
+      const rows = planNextRuns(dag, new Date(now), last, count);
+      if (flags.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
+      else printRows(rows as unknown as Array<Record<string, unknown>>, false, ["logical_date", "data_interval_start", "data_interval_end", "run_after"]);
+    });
 
   dags
     .command("test")
