@@ -84,17 +84,22 @@ export async function recordAssetEvents(trx: Db, updates: AssetUpdate[], now: nu
  * spans the first to the last consumed event.
  */
 export async function createAssetTriggeredRuns(store: Store, lease: LeaseHandle, cache: DagCache, now: number): Promise<number> {
-  const queued = await store.db.selectFrom("asset_dag_run_queue").select(["id", "dag_id", "uri", "event_id", "created_at"]).orderBy("id").execute();
+  // Paused and inactive DAGs keep their events queued until they are back.
+  const queued = await store.db
+    .selectFrom("asset_dag_run_queue as q")
+    .innerJoin("dag as d", "d.dag_id", "q.dag_id")
+    .select(["q.id", "q.dag_id", "q.uri", "q.event_id", "q.created_at"])
+    .where("d.is_paused", "=", 0)
+    .where("d.is_active", "=", 1)
+    .orderBy("q.id")
+    .execute();
   if (queued.length === 0) return 0;
   const byDag = groupBy(queued, (q) => q.dag_id);
   const dags = await cache.load(byDag.keys());
-  const active = new Set(
-    (await store.db.selectFrom("dag").select("dag_id").where("is_active", "=", 1).where("dag_id", "in", [...byDag.keys()]).execute()).map((r) => r.dag_id),
-  );
   let created = 0;
   for (const [dagId, rows] of byDag) {
     const cached = dags.get(dagId);
-    if (!cached || cached.isPaused || !active.has(dagId)) continue;
+    if (!cached || cached.isPaused) continue;
     const spec = timetableOf(cached.dag).spec;
     if (spec.kind !== "assets") continue;
     if (!conditionSatisfied(spec.condition, new Set(rows.map((r) => r.uri)))) continue;

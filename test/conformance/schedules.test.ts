@@ -397,5 +397,26 @@ for (const dialect of testDialects()) {
       const afterB = await runsOf("a_and_b_or_c");
       assert.equal(afterB.length, 2, "a then b satisfy a & (b | c) once more");
     });
+
+    test("aloft assets list and events show the assets, their events and the DAGs scheduled on them", async () => {
+      const flags = ["--database-url", h.config.databaseUrl, "--home", h.home];
+      const listed = await runCli(["assets", "list", "--json", ...flags]);
+      assert.equal(listed.code, 0, listed.stderr);
+      const assets = (JSON.parse(listed.stdout) as Array<{ uri: string; events: number; scheduled_dags: string[] }>).map(({ uri, events, scheduled_dags }) => ({ uri, events, scheduled_dags }));
+      assert.deepEqual(assets, [
+        { uri: "s3://lake/a", events: 2, scheduled_dags: ["a_and_b_or_c", "on_a"] },
+        { uri: "s3://lake/b", events: 1, scheduled_dags: ["a_and_b_or_c"] },
+        { uri: "s3://lake/c", events: 1, scheduled_dags: ["a_and_b_or_c"] },
+      ]);
+      const events = await runCli(["assets", "events", "s3://lake/c", "--json", ...flags]);
+      assert.equal(events.code, 0, events.stderr);
+      assert.deepEqual(
+        (JSON.parse(events.stdout) as Array<{ source_dag_id: string; source_task_id: string }>).map((e) => [e.source_dag_id, e.source_task_id]),
+        [["produce_c", "w"]],
+      );
+      const unknown = await runCli(["assets", "events", "s3://nope", ...flags]);
+      assert.equal(unknown.code, 2);
+      assert.match(unknown.stderr, /asset 's3:\/\/nope' is not known/);
+    });
   });
 }
