@@ -3,6 +3,7 @@
  * `aloft standalone` runs, and what `aloft dags test` runs on a throwaway database.
  */
 import os from "node:os";
+import { CallbackRunner } from "./callbacks/callback-runner.js";
 import type { AloftConfig } from "./config.js";
 import { LocalExecutor } from "./executor/local.js";
 import type { Logger } from "./logging.js";
@@ -53,6 +54,10 @@ export async function startEngine({ store, config, logger }: EngineOptions): Pro
     logger,
   });
   const scheduler = new Scheduler({ store, lease, executor, logger });
+  // DAG callbacks (and task callbacks of killed tries) run in processes of their own.
+  const callbacks = new CallbackRunner({ store, logger });
+  await callbacks.start();
+  scheduler.on("runFinished", () => callbacks.wake());
   scheduler.start();
 
   const stopParsing = scheduleDagProcessing(processorOptions, config.parseIntervalMs, () => scheduler.wake());
@@ -69,6 +74,7 @@ export async function startEngine({ store, config, logger }: EngineOptions): Pro
       stopParsing();
       await scheduler.stop();
       await executor.close(graceMs);
+      await callbacks.stop(Math.max(graceMs, 1_000));
     },
   };
 }

@@ -4,9 +4,20 @@ export { SkipTask, FailTask } from "./dag/signals.js";
 export { asset, allOf, anyOf } from "./dag/assets.js";
 export type { Asset, AssetAll, AssetAny, AssetExpression } from "./dag/assets.js";
 export { TRIGGER_RULES } from "./dag/types.js";
+export { branch, shortCircuit, sensor, setup, teardown, group } from "./dag/structure.js";
+export type { BranchFunction, BranchResult, GroupOptions, ShortCircuitOptions, TeardownOptions } from "./dag/structure.js";
 export type {
   Dag,
+  DagCallback,
+  DagCallbackContext,
   DagOptions,
+  Dependable,
+  SensorFunction,
+  SensorOptions,
+  SensorResult,
+  TaskCallback,
+  TaskCallbackContext,
+  TaskGroupRef,
   Duration,
   TaskContext,
   TaskFunction,

@@ -11,7 +11,19 @@
 import { DagDefinitionError } from "../errors.js";
 import { registerDag } from "./registry.js";
 import { serializeDag } from "./serialize.js";
-import type { Dag, DagOptions, SerializedDag, TaskFunction, TaskKind, TaskOptions, TaskRef } from "./types.js";
+import type {
+  Dag,
+  DagOptions,
+  Dependable,
+  SensorOptions,
+  SerializedDag,
+  TaskFunction,
+  TaskGroupRef,
+  TaskKind,
+  TaskOperator,
+  TaskOptions,
+  TaskRef,
+} from "./types.js";
 import {
   checkAcyclic,
   checkUniqueTaskId,
@@ -26,6 +38,10 @@ import {
 
 class DagNode implements Dag {
   readonly tasks = new Map<string, TaskNode>();
+  /** Task groups by id, in definition order (outer before inner). */
+  readonly groups = new Map<string, GroupNode>();
+  /** Groups whose build function is running, innermost last; tasks declared now join the innermost. */
+  readonly openGroups: GroupNode[] = [];
   /** Set once the build function has returned; the DAG is then validated and may not change. */
   built = false;
 
@@ -39,9 +55,20 @@ class DagNode implements Dag {
   }
 }
 
+/** What `branch()`, `shortCircuit()` and `sensor()` add to a plain task. */
+interface OperatorSpec {
+  operator?: TaskOperator;
+  sensorOptions?: Readonly<SensorOptions>;
+  ignoreDownstreamTriggerRules?: boolean;
+}
+
 class TaskNode implements TaskRef {
   readonly upstream = new Set<TaskNode>();
   readonly downstream = new Set<TaskNode>();
+  readonly operator?: TaskOperator;
+  readonly sensorOptions?: Readonly<SensorOptions>;
+  readonly ignoreDownstreamTriggerRules?: boolean;
+  readonly group?: GroupNode;
 
   constructor(
     readonly owner: DagNode,
@@ -50,21 +77,73 @@ class TaskNode implements TaskRef {
     readonly options: Readonly<TaskOptions>,
     readonly fn?: TaskFunction,
     readonly command?: string,
+    spec: OperatorSpec = {},
+  ) {
+    this.group = owner.openGroups.at(-1);
+    if (spec.operator !== undefined) this.operator = spec.operator;
+    if (spec.sensorOptions !== undefined) this.sensorOptions = spec.sensorOptions;
+    if (spec.ignoreDownstreamTriggerRules !== undefined) this.ignoreDownstreamTriggerRules = spec.ignoreDownstreamTriggerRules;
+  }
+
+  get dagId(): string {
+    return this.owner.dagId;
+  }
+
+  then<T extends Dependable | readonly Dependable[]>(next: T): T {
+    for (const downstream of taskList(next, this, "then", "roots")) link(this, downstream);
+    return next;
+  }
+
+  after(previous: Dependable | readonly Dependable[]): TaskRef {
+    for (const upstream of taskList(previous, this, "after", "leaves")) link(upstream, this);
+    return this;
+  }
+}
+
+/** A task group: a prefix for its tasks' ids, shared defaults, and roots/leaves for dependencies. */
+class GroupNode implements TaskGroupRef {
+  constructor(
+    readonly owner: DagNode,
+    readonly groupId: string,
+    readonly defaults: Readonly<TaskOptions>,
+    readonly parent: GroupNode | undefined,
+    readonly tooltip: string | undefined,
   ) {}
 
   get dagId(): string {
     return this.owner.dagId;
   }
 
-  then<T extends TaskRef | readonly TaskRef[]>(next: T): T {
-    for (const downstream of taskList(next, this, "then")) link(this, downstream);
+  get tasks(): TaskNode[] {
+    return [...this.owner.tasks.values()].filter((t) => inGroup(t, this));
+  }
+
+  /** Tasks of the group with no upstream task inside the group. */
+  roots(): TaskNode[] {
+    return this.tasks.filter((t) => ![...t.upstream].some((u) => inGroup(u, this)));
+  }
+
+  /** Tasks of the group with no downstream task inside the group. */
+  leaves(): TaskNode[] {
+    return this.tasks.filter((t) => ![...t.downstream].some((d) => inGroup(d, this)));
+  }
+
+  then<T extends Dependable | readonly Dependable[]>(next: T): T {
+    const where = `${dagLabel(this.dagId)}, group '${this.groupId}': then()`;
+    for (const upstream of this.leaves()) for (const downstream of taskList(next, undefined, where, "roots")) link(upstream, downstream);
     return next;
   }
 
-  after(previous: TaskRef | readonly TaskRef[]): TaskRef {
-    for (const upstream of taskList(previous, this, "after")) link(upstream, this);
+  after(previous: Dependable | readonly Dependable[]): TaskGroupRef {
+    const where = `${dagLabel(this.dagId)}, group '${this.groupId}': after()`;
+    for (const downstream of this.roots()) for (const upstream of taskList(previous, undefined, where, "leaves")) link(upstream, downstream);
     return this;
   }
+}
+
+function inGroup(task: TaskNode, group: GroupNode): boolean {
+  for (let g = task.group; g !== undefined; g = g.parent) if (g === group) return true;
+  return false;
 }
 
 /** DAGs whose build function is running, innermost last; tasks join the innermost. */
@@ -140,10 +219,10 @@ export function bash(id: string, command: string, options?: TaskOptions): TaskRe
  * Declares a sequence: every task of an item waits for every task of the item before it.
  * `chain(a, [b, c], d)` makes b and c wait for a, and d wait for both b and c.
  */
-export function chain(...items: Array<TaskRef | readonly TaskRef[]>): void {
+export function chain(...items: Array<Dependable | readonly Dependable[]>): void {
   for (let index = 1; index < items.length; index++) {
-    for (const upstream of taskList(items[index - 1], undefined, "chain")) {
-      for (const downstream of taskList(items[index], undefined, "chain")) link(upstream, downstream);
+    for (const upstream of taskList(items[index - 1], undefined, "chain", "leaves")) {
+      for (const downstream of taskList(items[index], undefined, "chain", "roots")) link(upstream, downstream);
     }
   }
 }
@@ -161,19 +240,80 @@ function ownerOf(taskId: string): DagNode {
   return owner;
 }
 
+/** The full id of a task or group declared now: prefixed by the open group's id (`group.task`). */
+function qualifiedId(owner: DagNode, id: string): string {
+  const group = owner.openGroups.at(-1);
+  return group === undefined ? id : `${group.groupId}.${id}`;
+}
+
 function addTask(
   owner: DagNode,
-  id: string,
+  localId: string,
   kind: TaskKind,
   options: TaskOptions | undefined,
   fn: TaskFunction | undefined,
   command: string | undefined,
+  spec?: OperatorSpec,
 ): TaskRef {
+  const id = qualifiedId(owner, localId);
+  validateTaskId(owner.dagId, id);
   checkUniqueTaskId(owner.dagId, id, owner.tasks);
+  if (owner.groups.has(id)) {
+    throw new DagDefinitionError(`${taskLabel(owner.dagId, id)}: a task group with this id is already defined in the DAG`);
+  }
   validateTaskOptions(taskLabel(owner.dagId, id), options);
-  const node = new TaskNode(owner, id, kind, freezeTaskOptions(options ?? {}), fn, command);
+  const node = new TaskNode(owner, id, kind, freezeTaskOptions(options ?? {}), fn, command, spec);
   owner.tasks.set(id, node);
   return node;
+}
+
+/**
+ * Internals for the structure API (structure.ts): declares a function or bash task with an operator
+ * in the DAG being built. Not part of the public API.
+ */
+export function addOperatorTask(
+  id: string,
+  kind: TaskKind,
+  body: { fn?: TaskFunction; command?: string },
+  options: TaskOptions | undefined,
+  spec: OperatorSpec,
+): TaskRef {
+  const owner = ownerOf(id);
+  return addTask(owner, id, kind, options, body.fn, body.command, spec);
+}
+
+/** "DAG 'etl', task 'g.load'" for a task about to be declared with `id` in the DAG being built. */
+export function pendingTaskLabel(id: string): string {
+  const owner = ownerOf(id);
+  return taskLabel(owner.dagId, qualifiedId(owner, id));
+}
+
+/** Internals for `group()`: runs `build` with a new group open; returns the group. */
+export function buildGroup(id: string, defaults: TaskOptions, tooltip: string | undefined, build: () => void): TaskGroupRef {
+  const owner = ownerOf(id);
+  const groupId = qualifiedId(owner, id);
+  validateTaskId(owner.dagId, groupId);
+  if (owner.groups.has(groupId) || owner.tasks.has(groupId)) {
+    throw new DagDefinitionError(`${dagLabel(owner.dagId)}, group '${groupId}': a task or group with this id is already defined in the DAG`);
+  }
+  validateTaskOptions(`${dagLabel(owner.dagId)}, group '${groupId}': defaults`, defaults);
+  const group = new GroupNode(owner, groupId, freezeTaskOptions(defaults), owner.openGroups.at(-1), tooltip);
+  owner.groups.set(groupId, group);
+  owner.openGroups.push(group);
+  try {
+    const result: unknown = build();
+    if (isThenable(result)) {
+      throw new DagDefinitionError(`${dagLabel(owner.dagId)}, group '${groupId}': the build function returned a Promise; it must be synchronous`);
+    }
+  } finally {
+    owner.openGroups.pop();
+  }
+  return group;
+}
+
+/** The groups of a built DAG, outer before inner (for serialization). */
+export function dagGroups(dag: Dag): TaskGroupRef[] {
+  return dag instanceof DagNode ? [...dag.groups.values()] : [];
 }
 
 /** Records that `downstream` waits for `upstream`. */
@@ -194,17 +334,19 @@ function link(upstream: TaskNode, downstream: TaskNode): void {
  * The tasks of a `then`/`after`/`chain` argument. A function argument means the task is being awaited
  * (`then` makes it look like a promise to `await`), which deserves a clear error.
  */
-function taskList(value: unknown, context: TaskRef | undefined, method: string): TaskNode[] {
-  const where = context === undefined ? `${method}()` : `${taskLabel(context.dagId, context.taskId)}: ${method}()`;
+function taskList(value: unknown, context: TaskRef | undefined, method: string, side: "roots" | "leaves"): TaskNode[] {
+  const where = context !== undefined ? `${taskLabel(context.dagId, context.taskId)}: ${method}()` : method.includes("(") ? method : `${method}()`;
   if (typeof value === "function") {
     throw new DagDefinitionError(`${where} expects a task or an array of tasks, got a function; tasks are not promises, do not await them`);
   }
   const items: unknown[] = Array.isArray(value) ? value : [value];
-  return items.map((item) => {
+  return items.flatMap((item) => {
+    // A group stands for its roots when something goes into it, for its leaves when it leads out.
+    if (item instanceof GroupNode) return side === "roots" ? item.roots() : item.leaves();
     if (!(item instanceof TaskNode)) {
-      throw new DagDefinitionError(`${where} expects a task (from task() or bash()) or an array of tasks, got ${describe(item)}`);
+      throw new DagDefinitionError(`${where} expects a task (from task() or bash()), a task group or an array of them, got ${describe(item)}`);
     }
-    return item;
+    return [item];
   });
 }
 

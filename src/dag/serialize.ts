@@ -2,12 +2,15 @@
 
 import { toInstant } from "../util/dates.js";
 import { parseDuration } from "../util/duration.js";
-import type { Dag, SerializedDag, SerializedTask, TaskOptions, TaskRef } from "./types.js";
+import { dagGroups } from "./builder.js";
+import { declaredOption } from "./options.js";
 import { resolveScheduleOption } from "./schedule-option.js";
+import { serializeSensor } from "./structure.js";
+import { DAG_CALLBACKS, TASK_CALLBACKS, type Dag, type SerializedDag, type SerializedTask, type TaskOptions, type TaskRef } from "./types.js";
 import { dagLabel, taskLabel } from "./validate.js";
 
 /** Task options a task gets when neither it nor its DAG's `defaults` set them. */
-export const TASK_DEFAULTS: Readonly<Required<TaskOptions>> = Object.freeze({
+export const TASK_DEFAULTS = Object.freeze({
   retries: 0,
   retryDelay: 300_000,
   executionTimeout: null,
@@ -18,7 +21,12 @@ export const TASK_DEFAULTS: Readonly<Required<TaskOptions>> = Object.freeze({
   priorityWeight: 1,
   env: Object.freeze({}),
   outlets: Object.freeze([]),
-});
+}) satisfies Readonly<
+  Required<Pick<TaskOptions, "retries" | "retryDelay" | "executionTimeout" | "triggerRule" | "queue" | "pool" | "poolSlots" | "priorityWeight" | "env" | "outlets">>
+>;
+
+/** The options that have a built-in default (callbacks and setup/teardown flags have none). */
+type DefaultedOption = keyof typeof TASK_DEFAULTS;
 
 /** DAG options a DAG gets when it does not set them. */
 export const DAG_DEFAULTS = Object.freeze({
@@ -52,15 +60,42 @@ export function serializeDag(dag: Dag, fileloc: string): SerializedDag {
     // A JSON round trip: a deep copy that holds exactly what the DB will store.
     params: JSON.parse(JSON.stringify(options.params ?? {})) as Record<string, unknown>,
     tasks: topologicalOrder(dag.tasks).map((task) => serializeTask(dag, task, order)),
+    ...structureOfDag(dag),
   };
 }
 
+/** Groups and DAG callbacks; only present when the DAG has them, so plain DAGs serialize as before. */
+function structureOfDag(dag: Dag): Pick<SerializedDag, "groups" | "callbacks"> {
+  const groups = dagGroups(dag).map((g) => ({
+    groupId: g.groupId,
+    parent: g.parent?.groupId ?? null,
+    ...((g as { tooltip?: string }).tooltip !== undefined ? { tooltip: (g as { tooltip?: string }).tooltip } : {}),
+  }));
+  const callbacks = DAG_CALLBACKS.filter((name) => dag.options[name] !== undefined);
+  return { ...(groups.length > 0 ? { groups } : {}), ...(callbacks.length > 0 ? { callbacks } : {}) };
+}
+
+/** Operator, sensor, setup/teardown, callbacks and group of a task; only the fields that apply. */
+function structureOfTask(dag: Dag, task: TaskRef): Partial<SerializedTask> {
+  const out: Partial<SerializedTask> = {};
+  if (task.operator !== undefined) out.operator = task.operator;
+  if (task.operator === "shortCircuit") out.ignoreDownstreamTriggerRules = task.ignoreDownstreamTriggerRules ?? true;
+  if (task.sensorOptions !== undefined) out.sensor = serializeSensor(task.sensorOptions, taskLabel(dag.dagId, task.taskId));
+  if (declaredOption(dag, task, "isSetup") === true) out.isSetup = true;
+  if (declaredOption(dag, task, "isTeardown") === true) out.isTeardown = true;
+  const callbacks = TASK_CALLBACKS.filter((name) => declaredOption(dag, task, name) !== undefined);
+  if (callbacks.length > 0) out.callbacks = callbacks;
+  if (task.group !== undefined) out.group = task.group.groupId;
+  return out;
+}
+
 function serializeTask(dag: Dag, task: TaskRef, order: ReadonlyMap<TaskRef, number>): SerializedTask {
-  const defaults = dag.options.defaults ?? {};
-  // The task's own option wins, then the DAG's defaults, then the built-in default. An explicit null
-  // (executionTimeout: null) is a value, not a gap, so only undefined falls through.
-  const option = <K extends keyof TaskOptions>(key: K): Required<TaskOptions>[K] =>
-    (task.options[key] !== undefined ? task.options[key] : defaults[key] !== undefined ? defaults[key] : TASK_DEFAULTS[key]) as Required<TaskOptions>[K];
+  // The task's own option wins, then its groups' defaults, then the DAG's defaults, then the built-in
+  // default. An explicit null (executionTimeout: null) is a value, not a gap, so only undefined falls through.
+  const option = <K extends DefaultedOption>(key: K): Required<TaskOptions>[K] => {
+    const declared = declaredOption(dag, task, key);
+    return (declared !== undefined ? declared : TASK_DEFAULTS[key]) as Required<TaskOptions>[K];
+  };
 
   const where = taskLabel(dag.dagId, task.taskId);
   const executionTimeout = option("executionTimeout");
@@ -75,7 +110,11 @@ function serializeTask(dag: Dag, task: TaskRef, order: ReadonlyMap<TaskRef, numb
     retryDelayMs: parseDuration(option("retryDelay"), `${where}: option retryDelay`),
     executionTimeoutMs:
       executionTimeout === null ? null : parseDuration(executionTimeout, `${where}: option executionTimeout`),
-    triggerRule: option("triggerRule"),
+    // A teardown runs after its setup's work whatever happened (Airflow forces this rule on teardowns).
+    triggerRule:
+      task.options.triggerRule === undefined && declaredOption(dag, task, "isTeardown") === true
+        ? "all_done_setup_success"
+        : option("triggerRule"),
     queue: option("queue"),
     pool: option("pool"),
     poolSlots: option("poolSlots"),
@@ -84,6 +123,7 @@ function serializeTask(dag: Dag, task: TaskRef, order: ReadonlyMap<TaskRef, numb
     upstream: byDefinition(task.upstream),
     downstream: byDefinition(task.downstream),
     ...(option("outlets").length > 0 ? { outlets: option("outlets").map((a) => a.uri) } : {}),
+    ...structureOfTask(dag, task),
   };
 }
 

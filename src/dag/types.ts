@@ -45,7 +45,51 @@ export interface TaskOptions {
   env?: Record<string, string>;
   /** Assets this task updates: each success records an event for each, which may trigger DAGs scheduled on them. Default []. */
   outlets?: readonly Asset[];
+  /** Marks a setup task (see `setup()`): teardowns after it wait for its work. Default false. */
+  isSetup?: boolean;
+  /** Marks a teardown task (see `teardown()`); a failing teardown does not fail the run. Default false. */
+  isTeardown?: boolean;
+  /** Called in the runner before the task body runs. Default: none. */
+  onExecute?: TaskCallback;
+  /** Called in the runner after a try succeeded. Default: none. */
+  onSuccess?: TaskCallback;
+  /** Called when a try failed with no retry left (also after an execution timeout). Default: none. */
+  onFailure?: TaskCallback;
+  /** Called when a try failed and a retry follows. Default: none. */
+  onRetry?: TaskCallback;
+  /** Called when the task skipped itself (SkipTask, bash exit 99, sensor softFail). Default: none. */
+  onSkipped?: TaskCallback;
 }
+
+/** The task callbacks a task may set. */
+export const TASK_CALLBACKS = ["onExecute", "onSuccess", "onFailure", "onRetry", "onSkipped"] as const;
+export type TaskCallbackName = (typeof TASK_CALLBACKS)[number];
+
+/** What a task callback receives: the task's context, and the error for onFailure/onRetry. */
+export interface TaskCallbackContext extends TaskContext {
+  /** Why the try failed (onFailure, onRetry). */
+  error?: string;
+}
+export type TaskCallback = (context: TaskCallbackContext) => unknown;
+
+/** The DAG callbacks a DAG may set. */
+export const DAG_CALLBACKS = ["onSuccess", "onFailure"] as const;
+export type DagCallbackName = (typeof DAG_CALLBACKS)[number];
+
+/** What a DAG callback receives, after the run's final state is stored. */
+export interface DagCallbackContext {
+  dagId: string;
+  runId: string;
+  logicalDate: Date;
+  /** The run's final state. */
+  state: "success" | "failed";
+  /** Why the run ended, e.g. "task failure" or "success". */
+  reason: string;
+  params: Record<string, unknown>;
+  conf: Record<string, unknown>;
+  log: TaskLogger;
+}
+export type DagCallback = (context: DagCallbackContext) => unknown;
 
 /** What a function task receives. */
 export interface TaskContext {
@@ -111,9 +155,57 @@ export interface DagOptions {
   params?: Record<string, unknown>;
   /** Task options applied to every task of the DAG (a task's own options win). */
   defaults?: TaskOptions;
+  /** Called (in a callback process) once a run has succeeded. Default: none. */
+  onSuccess?: DagCallback;
+  /** Called (in a callback process) once a run has failed. Default: none. */
+  onFailure?: DagCallback;
 }
 
 export type TaskKind = "function" | "bash";
+
+/** What a task does beyond running its body; absent for plain tasks. */
+export type TaskOperator = "branch" | "shortCircuit" | "sensor";
+
+/** Sensor settings, as given to `sensor()`. */
+export interface SensorOptions extends TaskOptions {
+  /**
+   * "poke" keeps the try (and its slot) and calls the check every pokeInterval; "reschedule" ends the
+   * try after each check that is not done and frees the slot until the next one. Default "poke".
+   */
+  mode?: "poke" | "reschedule";
+  /** Wait between two checks. Default "60s" (Airflow's 60 s). */
+  pokeInterval?: Duration;
+  /** Longest the sensor may wait, counted from its first check (across reschedules). Default "7d". */
+  timeout?: Duration;
+  /** On timeout, mark the sensor skipped instead of failed. Default false. */
+  softFail?: boolean;
+  /** Double the wait after each check that is not done (capped by maxWait). Default false. */
+  exponentialBackoff?: boolean;
+  /** Longest wait between checks with exponentialBackoff. Default: no cap but the timeout. */
+  maxWait?: Duration;
+}
+
+/** What a sensor check returns: true/false, or `{ done, value }` where value becomes the XCom return value. */
+export type SensorResult = boolean | { done: boolean; value?: unknown };
+export type SensorFunction = (context: TaskContext) => SensorResult | Promise<SensorResult>;
+
+/** Sensor settings as stored, with defaults applied. */
+export interface SerializedSensor {
+  mode: "poke" | "reschedule";
+  pokeIntervalMs: number;
+  timeoutMs: number;
+  softFail: boolean;
+  exponentialBackoff: boolean;
+  maxWaitMs: number | null;
+}
+
+/** A task group as stored, for the UI to draw. */
+export interface SerializedGroup {
+  groupId: string;
+  /** The enclosing group, or null at the top level. */
+  parent: string | null;
+  tooltip?: string;
+}
 
 /** A task as stored in the DB: everything but the function body, which stays in the DAG's module. */
 export interface SerializedTask {
@@ -136,6 +228,19 @@ export interface SerializedTask {
   downstream: string[];
   /** URIs of the assets a success of this task updates (absent: none). */
   outlets?: string[];
+  /** Branch, short-circuit or sensor; absent for plain tasks. */
+  operator?: TaskOperator;
+  /** Short-circuit: skip every descendant (true) or only the direct downstream tasks (false). */
+  ignoreDownstreamTriggerRules?: boolean;
+  sensor?: SerializedSensor;
+  /** Present (true) only for setup tasks. */
+  isSetup?: boolean;
+  /** Present (true) only for teardown tasks. */
+  isTeardown?: boolean;
+  /** The task callbacks the task defines (absent when none). */
+  callbacks?: TaskCallbackName[];
+  /** Id of the innermost task group the task is in. */
+  group?: string;
 }
 
 export interface SerializedDag {
@@ -161,6 +266,29 @@ export interface SerializedDag {
   params: Record<string, unknown>;
   /** Tasks in a topological order. */
   tasks: SerializedTask[];
+  /** The task groups, outer before inner (absent when the DAG has none). */
+  groups?: SerializedGroup[];
+  /** The DAG callbacks the DAG defines (absent when none). */
+  callbacks?: DagCallbackName[];
+}
+
+/** Something a dependency can point at: a task, or a task group (its roots or leaves). */
+export type Dependable = TaskRef | TaskGroupRef;
+
+/** A task group declared with `group()`: usable in then/after/chain like a task. */
+export interface TaskGroupRef {
+  readonly groupId: string;
+  readonly dagId: string;
+  /** The enclosing group, if any. */
+  readonly parent?: TaskGroupRef;
+  /** Task options for the group's tasks (a task's own options win; inner groups over outer). */
+  readonly defaults: Readonly<TaskOptions>;
+  /** The group's tasks (nested groups included), in definition order. */
+  readonly tasks: readonly TaskRef[];
+  /** Makes `next` wait for the group's leaves; returns `next`. */
+  then<T extends Dependable | readonly Dependable[]>(next: T): T;
+  /** Makes the group's roots wait for `previous`; returns the group. */
+  after(previous: Dependable | readonly Dependable[]): TaskGroupRef;
 }
 
 /** A task declared with `task()` or `bash()` inside a `dag()` build function. */
@@ -173,6 +301,14 @@ export interface TaskRef {
   readonly fn?: TaskFunction;
   /** The shell command of a bash task. */
   readonly command?: string;
+  /** Branch, short-circuit or sensor; undefined for plain tasks. */
+  readonly operator?: TaskOperator;
+  /** Sensor settings (sensor tasks). */
+  readonly sensorOptions?: Readonly<SensorOptions>;
+  /** Short-circuit: whether a falsy result skips all descendants. */
+  readonly ignoreDownstreamTriggerRules?: boolean;
+  /** The innermost group the task was declared in. */
+  readonly group?: TaskGroupRef;
   /** The options the task was declared with (DAG defaults and built-in defaults are applied on serialize). */
   readonly options: Readonly<TaskOptions>;
   /** Tasks this task waits for, in the order the dependencies were declared. */
@@ -180,9 +316,9 @@ export interface TaskRef {
   /** Tasks that wait for this task, in the order the dependencies were declared. */
   readonly downstream: ReadonlySet<TaskRef>;
   /** Makes `next` (a task, or each task of an array) wait for this task; returns `next` for chaining. */
-  then<T extends TaskRef | readonly TaskRef[]>(next: T): T;
+  then<T extends Dependable | readonly Dependable[]>(next: T): T;
   /** Makes this task wait for `previous` (a task, or each task of an array); returns this task. */
-  after(previous: TaskRef | readonly TaskRef[]): TaskRef;
+  after(previous: Dependable | readonly Dependable[]): TaskRef;
 }
 
 /** A DAG built by `dag()`: validated and registered. */

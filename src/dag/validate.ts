@@ -158,6 +158,13 @@ const TASK_OPTION_CHECKS: Record<keyof TaskOptions, OptionCheck> = {
       if (problem !== null) throw new DagDefinitionError(`${where}: ${problem}`);
     }
   },
+  isSetup: boolean,
+  isTeardown: boolean,
+  onExecute: callback,
+  onSuccess: callback,
+  onFailure: callback,
+  onRetry: callback,
+  onSkipped: callback,
 };
 
 /**
@@ -167,6 +174,10 @@ const TASK_OPTION_CHECKS: Record<keyof TaskOptions, OptionCheck> = {
 export function validateTaskOptions(where: string, options: unknown): void {
   if (options === undefined) return;
   checkOptions(where, options, TASK_OPTION_CHECKS, "task options");
+  const { isSetup, isTeardown } = options as TaskOptions;
+  if (isSetup === true && isTeardown === true) {
+    throw new DagDefinitionError(`${where}: a task cannot be both a setup and a teardown task (isSetup and isTeardown are both true)`);
+  }
 }
 
 const DAG_OPTION_CHECKS: Record<keyof DagOptions, OptionCheck> = {
@@ -205,6 +216,8 @@ const DAG_OPTION_CHECKS: Record<keyof DagOptions, OptionCheck> = {
     if (value === null) return;
     if (duration(value, where) === 0) fail(where, "a duration greater than 0 (or null for no limit)", value);
   },
+  onSuccess: callback,
+  onFailure: callback,
 };
 
 /** Checks a DAG's options: types, unknown keys, schedule and timezone, start and end. */
@@ -240,6 +253,14 @@ function checkOptions(where: string, options: unknown, checks: Record<string, Op
     }
     if (value !== undefined) check(value, `${where}: option ${key}`);
   }
+}
+
+function boolean(value: unknown, where: string): void {
+  if (typeof value !== "boolean") fail(where, "true or false", value);
+}
+
+function callback(value: unknown, where: string): void {
+  if (typeof value !== "function") fail(where, "a function", value);
 }
 
 function nonNegativeInteger(value: unknown, where: string): void {

@@ -1,5 +1,13 @@
 /** Messages between an executor and its runner processes, and what a try needs to run. */
-import type { TaskKind } from "../dag/types.js";
+import type { SerializedSensor, TaskCallbackName, TaskKind, TaskOperator } from "../dag/types.js";
+
+/** A sensor's settings, plus what earlier checks of a reschedule-mode sensor left (filled in at claim time). */
+export interface SensorRequest extends SerializedSensor {
+  /** When the first check of this task instance started (reschedule mode); the timeout counts from it. */
+  firstPokeAt?: number;
+  /** Checks that ended in a reschedule so far; they do not count as tries for retries. */
+  reschedules?: number;
+}
 
 /** Everything a runner needs to run one try; built by the scheduler, sent over IPC or a broker. */
 export interface TryRequest {
@@ -27,9 +35,14 @@ export interface TryRequest {
   conf: Record<string, unknown>;
   /** URIs of the assets a success updates (an event is recorded for each). */
   outlets?: string[];
+  /** Branch, short-circuit or sensor (absent for plain tasks). */
+  operator?: TaskOperator;
+  sensor?: SensorRequest;
+  /** The task callbacks the task defines (absent when none). */
+  callbacks?: TaskCallbackName[];
 }
 
-export type TryState = "success" | "failed" | "skipped";
+export type TryState = "success" | "failed" | "skipped" | "up_for_reschedule";
 
 export interface TryOutcome {
   state: TryState;
@@ -39,6 +52,14 @@ export interface TryOutcome {
   error?: string;
   /** The task asked to fail without using its remaining retries. */
   noRetry?: boolean;
+  /** Branch and short-circuit: task ids of the same run to mark skipped with this (successful) outcome. */
+  skipTaskIds?: string[];
+  /** up_for_reschedule: when the sensor may check again (epoch ms). */
+  rescheduleAt?: number;
+  /** up_for_reschedule: when the check that was not done started. */
+  pokeStartedAt?: number;
+  /** The runner ran the task's callbacks for this outcome; otherwise (a killed try) they are requested. */
+  callbacksRan?: boolean;
 }
 
 export type ToRunner = { type: "run"; request: TryRequest };

@@ -11,6 +11,8 @@ import { isFailTask, isSkipTask } from "../dag/signals.js";
 import type { FromRunner, ToRunner, TryOutcome, TryRequest } from "./protocol.js";
 import { dieWithParent } from "../util/orphan-watchdog.js";
 import { logLine } from "./try-logs.js";
+import { branchOutcome, pokeResult, runSensor, shortCircuitOutcome } from "./structure-outcome.js";
+import { callbackFor, runTaskCallback } from "./task-callbacks.js";
 
 /** Airflow's BashOperator convention: exit code 99 means "skip this task". */
 const BASH_SKIP_EXIT_CODE = 99;
@@ -82,10 +84,17 @@ async function runTry(request: TryRequest): Promise<void> {
   const write = writeLog;
   write(logLine("INFO", `starting try ${request.tryNumber} of ${request.dagId}.${request.taskId} (run ${request.runId}) in runner pid ${process.pid}`));
   let outcome: TryOutcome;
+  const withCallbacks = await callbackTask(request);
   try {
-    outcome = request.kind === "bash" ? await runBash(request, write) : await runFunction(request, write);
+    if (withCallbacks) await runCallback(request, withCallbacks, "onExecute", undefined);
+    outcome = request.kind === "bash" ? await runBashTask(request, write) : await runFunction(request, write);
   } catch (error) {
     outcome = { state: "failed", error: describeError(error) };
+  }
+  if (withCallbacks) {
+    const name = callbackFor(request, outcome);
+    if (name) await runCallback(request, withCallbacks, name, outcome.error);
+    outcome.callbacksRan = true;
   }
   const detail = outcome.error ? `: ${outcome.error}` : "";
   write(logLine(outcome.state === "failed" ? "ERROR" : "INFO", `try ended: ${outcome.state}${detail}`));
@@ -102,6 +111,43 @@ function contextEnv(request: TryRequest): Record<string, string> {
     ALOFT_LOGICAL_DATE: new Date(request.logicalDate).toISOString(),
     ALOFT_DS: new Date(request.logicalDate).toISOString().slice(0, 10),
   };
+}
+
+/** The DAG and task whose callbacks this try fires, when the task defines any. */
+async function callbackTask(request: TryRequest): Promise<{ dag: Dag; task: NonNullable<ReturnType<Dag["tasks"]["get"]>> } | undefined> {
+  if (!request.callbacks || request.callbacks.length === 0) return undefined;
+  try {
+    const dag = (await loadDags(request.modulePath)).get(request.dagId);
+    const task = dag?.tasks.get(request.taskId);
+    return dag && task ? { dag, task } : undefined;
+  } catch (error) {
+    writeLog(logLine("ERROR", `could not load the DAG module for the task's callbacks: ${describeError(error)}`));
+    return undefined;
+  }
+}
+
+async function runCallback(
+  request: TryRequest,
+  target: NonNullable<Awaited<ReturnType<typeof callbackTask>>>,
+  name: Parameters<typeof runTaskCallback>[2],
+  error: string | undefined,
+): Promise<void> {
+  const restoreOutput = captureOutput(writeLog);
+  try {
+    await runTaskCallback(target.dag, target.task, name, makeContext(request, writeLog), error, (level, message) => writeLog(logLine(level, message)));
+  } finally {
+    restoreOutput();
+  }
+}
+
+/** A bash task; a bash sensor checks by running its command (exit 0: done; any other code: not yet). */
+function runBashTask(request: TryRequest, write: (text: string) => void): Promise<TryOutcome> {
+  if (!request.sensor) return runBash(request, write);
+  return runSensor(
+    request.sensor,
+    async () => ({ done: (await runBash(request, write)).state === "success" }),
+    (message) => write(logLine("INFO", message)),
+  );
 }
 
 function runBash(request: TryRequest, write: (text: string) => void): Promise<TryOutcome> {
@@ -135,7 +181,14 @@ async function runFunction(request: TryRequest, write: (text: string) => void): 
   const restoreEnv = applyEnv({ ...contextEnv(request), ...request.env });
   const restoreOutput = captureOutput(write);
   try {
-    const result = await task.fn(makeContext(request, write));
+    const context = makeContext(request, write);
+    if (request.sensor) {
+      const fn = task.fn;
+      return await runSensor(request.sensor, async () => pokeResult(await fn(context)), (message) => write(logLine("INFO", message)));
+    }
+    const result = await task.fn(context);
+    if (task.operator === "branch") return branchOutcome(task, result);
+    if (task.operator === "shortCircuit") return shortCircuitOutcome(task, result);
     if (result === undefined) return { state: "success" };
     try {
       return { state: "success", resultJson: JSON.stringify(result) };

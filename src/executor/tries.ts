@@ -12,6 +12,8 @@ import type { FinishedTi } from "./executor.js";
 import type { TryOutcome, TryRequest } from "./protocol.js";
 import { appendTryLogs, type LogChunk } from "./try-logs.js";
 import { recordAssetEvents } from "../scheduler/assets.js";
+import { attachSensorHistory, recordStructureOutcomes } from "./structure-records.js";
+import { retryFollows } from "./structure-outcome.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -55,6 +57,7 @@ async function claimAll(trx: Db, hostname: string, requests: TryRequest[]): Prom
     }
   }
   if (claimed !== requests.length) throw new ClaimContended();
+  await attachSensorHistory(trx, requests);
   for (const part of chunks(requests, 500)) {
     await trx
       .insertInto("task_try")
@@ -89,8 +92,7 @@ export interface FinishedTry {
 /** The state a try's outcome leaves its task instance in. */
 function finalState(request: TryRequest, outcome: TryOutcome): TaskState {
   if (outcome.state !== "failed") return outcome.state;
-  const retriesLeft = request.tryNumber <= request.maxTries;
-  return retriesLeft && !outcome.noRetry ? "up_for_retry" : "failed";
+  return retryFollows(request, outcome) ? "up_for_retry" : "failed";
 }
 
 /**
@@ -105,7 +107,8 @@ export async function finishTries(store: Store, finished: FinishedTry[], logs: L
     const live = await stillRunning(trx, finished, store.supportsRowLocks);
     const recorded = live.map((f) => {
       const state = finalState(f.request, f.outcome);
-      const nextTryAt = state === "up_for_retry" ? now + f.request.retryDelayMs : undefined;
+      const nextTryAt =
+        state === "up_for_retry" ? now + f.request.retryDelayMs : state === "up_for_reschedule" ? (f.outcome.rescheduleAt ?? now) : undefined;
       return { tiId: f.request.tiId, tryNumber: f.request.tryNumber, state, nextTryAt };
     });
     for (const [, group] of groupBy(recorded, (r) => `${r.state}|${r.tryNumber}|${r.nextTryAt}`)) {
@@ -163,7 +166,9 @@ export async function finishTries(store: Store, finished: FinishedTry[], logs: L
         .map((f) => ({ dagId: f.request.dagId, runId: f.request.runId, taskId: f.request.taskId, mapIndex: f.request.mapIndex, outlets: f.request.outlets! })),
       now,
     );
-    return recorded.map(({ tiId, state, nextTryAt }) => ({ tiId, state, nextTryAt }));
+    // Branch skips, sensor reschedules and requested callbacks commit with the outcomes they belong to.
+    const skipped = await recordStructureOutcomes(trx, live, recorded, now);
+    return [...recorded.map(({ tiId, state, nextTryAt }) => ({ tiId, state, nextTryAt })), ...skipped];
   });
 }
 

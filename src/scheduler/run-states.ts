@@ -57,7 +57,7 @@ export class RunStates {
     const entry = this.byTi.get(tiId);
     if (!entry) return undefined;
     entry.row.state = state;
-    if (state !== "up_for_retry") entry.row.next_try_at = null;
+    if (state !== "up_for_retry" && state !== "up_for_reschedule") entry.row.next_try_at = null;
     return entry.runId;
   }
 

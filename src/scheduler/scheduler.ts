@@ -21,6 +21,8 @@ import { failTimedOutRuns } from "./run-timeouts.js";
 import { RunStates } from "./run-states.js";
 import { evaluateRun, type RunEvaluation } from "./task-evaluation.js";
 import { queueScheduledTasks, tryRequests } from "./task-queueing.js";
+import { requestDagCallback } from "./structure.js";
+import type { SerializedDag } from "../dag/types.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -161,6 +163,10 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     // One fenced transaction moves the runs on and queues what became ready.
     const { finished, queued } = await fenced(store, lease, async (trx) => {
       const finished = await writeEvaluations(trx, evaluations, now);
+      for (const [runId, state] of finished) {
+        const dag = evaluations.find((e) => e.runId === runId)?.dag;
+        if (dag) await requestDagCallback(trx, dag, runId, state, now);
+      }
       const queued = lookForWork ? await queueScheduledTasks(trx, freeSlots, now, logger) : [];
       return { finished, queued };
     });
@@ -185,7 +191,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   /** What the trigger rules decide for the runs that changed (all running runs on a tick); nothing is written yet. */
-  private async evaluateRuns(now: number): Promise<Array<{ runId: number; evaluation: RunEvaluation }>> {
+  private async evaluateRuns(now: number): Promise<Array<{ runId: number; evaluation: RunEvaluation; dag?: SerializedDag }>> {
     const { store } = this.options;
     let runIds: number[];
     if (this.allRunsDirty) {
@@ -204,13 +210,13 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     });
     if (runs.length === 0) return [];
     const dags = await this.cache.load(runs.map((r) => r.dagId));
-    const evaluations: Array<{ runId: number; evaluation: RunEvaluation }> = [];
+    const evaluations: Array<{ runId: number; evaluation: RunEvaluation; dag?: SerializedDag }> = [];
     for (const run of runs) {
       const cached = dags.get(run.dagId);
       if (!cached || cached.isPaused) continue;
       const evaluation = evaluateRun(cached.dag, run.tis, now);
       if (evaluation.fromNone.size > 0 || evaluation.retriesDue.length > 0 || evaluation.runState) {
-        evaluations.push({ runId: run.id, evaluation });
+        evaluations.push({ runId: run.id, evaluation, dag: cached.dag });
       }
     }
     return evaluations;
@@ -241,7 +247,7 @@ async function writeEvaluations(
         .updateTable("task_instance")
         .set({ state: "scheduled", next_try_at: null, updated_at: now })
         .where("id", "in", idPart)
-        .where("state", "=", "up_for_retry")
+        .where("state", "in", ["up_for_retry", "up_for_reschedule"])
         .execute();
     }
     if (evaluation.runState) {

@@ -7,6 +7,7 @@
 import type { SerializedDag } from "../dag/types.js";
 import { TERMINAL_TASK_STATES, type DagRunState, type TaskState } from "../store/schema.js";
 import { countUpstream, evaluateTriggerRule } from "./trigger-rules.js";
+import { runStateTasks, setupUpstream } from "./structure.js";
 
 export interface TiStateRow {
   id: number;
@@ -36,26 +37,31 @@ export function evaluateRun(dag: SerializedDag, tis: TiStateRow[], now: number):
 
   // A task the DAG no longer has will never run (Airflow's "removed").
   const taskIds = new Set(dag.tasks.map((t) => t.taskId));
+  const tasksById = new Map(dag.tasks.map((t) => [t.taskId, t]));
   for (const ti of tis) if (ti.state === null && !taskIds.has(ti.task_id)) add("removed", ti);
 
   // Topological order lets a skip or upstream_failed cascade to the end of the DAG in one pass.
   for (const task of dag.tasks) {
     const ti = byTask.get(task.taskId);
     if (!ti) continue;
-    if (ti.state === "up_for_retry" && ti.next_try_at !== null && ti.next_try_at <= now) {
+    // A sensor's reschedule comes due like a retry (reschedules do not use up retries).
+    if ((ti.state === "up_for_retry" || ti.state === "up_for_reschedule") && ti.next_try_at !== null && ti.next_try_at <= now) {
       result.retriesDue.push(ti.id);
       continue;
     }
     if (ti.state !== null) continue;
-    const decision = evaluateTriggerRule(task.triggerRule, countUpstream(task.upstream.map((u) => state.get(u) ?? null)));
+    const counts = countUpstream(task.upstream.map((u) => state.get(u) ?? null));
+    if (task.triggerRule === "all_done_setup_success") Object.assign(counts, setupUpstream(task, tasksById, state));
+    const decision = evaluateTriggerRule(task.triggerRule, counts);
     if (decision.kind === "wait") continue;
     add(decision.kind === "run" ? "scheduled" : decision.state, ti);
   }
 
   const allDone = tis.every((ti) => TERMINAL_TASK_STATES.includes(state.get(ti.task_id) as TaskState));
   if (allDone) {
-    const leaves = dag.tasks.filter((t) => t.downstream.length === 0);
-    const leafFailed = leaves.some((t) => ["failed", "upstream_failed"].includes(state.get(t.taskId) ?? ""));
+    // Leaves decide, except teardowns (their work tasks count instead): a failing teardown does not fail the run.
+    const leaves = runStateTasks(dag);
+    const leafFailed = leaves.some((id) => ["failed", "upstream_failed"].includes(state.get(id) ?? ""));
     result.runState = leafFailed ? "failed" : "success";
   }
   return result;

@@ -9,6 +9,7 @@ import type { TryRequest } from "../executor/protocol.js";
 import type { Logger } from "../logging.js";
 import type { Database } from "../store/schema.js";
 import type { CachedDag } from "./dag-cache.js";
+import { structureRequestFields } from "./structure.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -120,6 +121,7 @@ export function tryRequests(queued: QueuedTi[], dags: Map<string, CachedDag>): T
       params: cached.dag.params,
       conf: JSON.parse(ti.conf) as Record<string, unknown>,
       ...(task.outlets && task.outlets.length > 0 ? { outlets: task.outlets } : {}),
+      ...structureRequestFields(task),
     });
   }
   return requests;

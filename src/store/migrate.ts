@@ -4,6 +4,7 @@ import { DatabaseError } from "../errors.js";
 import type { Store } from "./db.js";
 import * as initial from "./migrations/0001_initial.js";
 import * as timetablesBackfillAssets from "./migrations/0002_timetables_backfill_assets.js";
+import * as structure from "./migrations/0005_structure.js";
 
 interface DialectMigration {
   up(db: Parameters<Migration["up"]>[0], store: Store): Promise<void>;
@@ -13,6 +14,7 @@ interface DialectMigration {
 const MIGRATIONS: Record<string, DialectMigration> = {
   "0001_initial": initial,
   "0002_timetables_backfill_assets": timetablesBackfillAssets,
+  "0005_structure": structure,
 };
 
 export interface MigrationReport {

@@ -70,6 +70,7 @@ export type TaskState =
   | "skipped"
   | "upstream_failed"
   | "up_for_retry"
+  | "up_for_reschedule"
   | "removed";
 
 export const TERMINAL_TASK_STATES: readonly TaskState[] = [
@@ -225,6 +226,40 @@ export interface DagRunAssetEventTable {
   event_id: number;
 }
 
+/** One check of a reschedule-mode sensor that was not done (Airflow's task_reschedule). */
+export interface TaskRescheduleTable extends TaskInstanceRef {
+  id: Generated<number>;
+  try_number: number;
+  start_date: Ms;
+  end_date: Ms;
+  /** When the sensor may check again. */
+  reschedule_date: Ms;
+}
+
+export type CallbackRequestState = "pending" | "running" | "success" | "failed";
+
+/**
+ * A callback to run outside the scheduler: a DAG's onSuccess/onFailure once a run finished, or a task
+ * callback its runner could not run (the try was killed). Written in the transaction that decided it.
+ */
+export interface CallbackRequestTable {
+  id: Generated<number>;
+  kind: "dag" | "task";
+  /** onSuccess, onFailure, onRetry... */
+  callback: string;
+  dag_id: string;
+  run_id: string;
+  task_id: string | null;
+  /** JSON: what the callback's context is built from. */
+  context: string;
+  state: CallbackRequestState;
+  hostname: string | null;
+  error: string | null;
+  created_at: Ms;
+  started_at: Ms | null;
+  ended_at: Ms | null;
+}
+
 export interface Database {
   dag: DagTable;
   import_error: ImportErrorTable;
@@ -242,6 +277,8 @@ export interface Database {
   dag_schedule_asset: DagScheduleAssetTable;
   asset_dag_run_queue: AssetDagRunQueueTable;
   dag_run_asset_event: DagRunAssetEventTable;
+  task_reschedule: TaskRescheduleTable;
+  callback_request: CallbackRequestTable;
 }
 
 export type DagRunRow = Selectable<DagRunTable>;
