@@ -65,6 +65,17 @@ export class CallbackRunner {
       });
   }
 
+  /** Resolves once no request is pending or running here (or after `timeoutMs`): for one-off runs such as `aloft dags test`. */
+  async drain(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const pending = await this.options.store.db.selectFrom("callback_request").select("id").where("state", "=", "pending").limit(1).execute();
+      if ((pending.length === 0 && this.running.size === 0) || Date.now() > deadline) return;
+      this.wake();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
   /** Stops polling, waits up to `graceMs` for running callbacks, then kills the rest (they run again at the next start). */
   async stop(graceMs = 5_000): Promise<void> {
     this.stopped = true;

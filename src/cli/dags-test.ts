@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { CallbackRunner } from "../callbacks/callback-runner.js";
 import { UsageError } from "../errors.js";
 import { LocalExecutor } from "../executor/local.js";
 import { readTryLog } from "../executor/try-logs.js";
@@ -102,6 +103,11 @@ export async function runDagsTest(file: string, options: DagsTestOptions): Promi
     await scheduler.stop();
     await executor.close();
     await progressLines;
+    // The run's DAG callbacks (and those of killed tries) run before the command returns.
+    const callbacks = new CallbackRunner({ store, logger });
+    await callbacks.start();
+    await callbacks.drain();
+    await callbacks.stop();
 
     const tis = await store.db
       .selectFrom("task_instance")
