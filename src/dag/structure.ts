@@ -34,7 +34,12 @@ export type BranchFunction = (context: TaskContext) => BranchResult | Promise<Br
  * skipped when the branch succeeds, and the skip cascades through all_success. Use the trigger rule
  * none_failed_min_one_success on a task that joins the branches again.
  */
-export function branch(id: string, fn: BranchFunction, options?: TaskOptions): TaskRef {
+export function branch(id: string, fn: BranchFunction | string, options?: TaskOptions): TaskRef {
+  if (typeof fn === "string") {
+    // A bash branch: the last line of the command's standard output names the chosen tasks.
+    if (fn.trim() === "") throw new DagDefinitionError(`${where(id)}: branch() needs a function or a non-empty bash command`);
+    return addOperatorTask(id, "bash", { command: fn }, options, { operator: "branch" });
+  }
   requireFunction(id, fn, "branch");
   return addOperatorTask(id, "function", { fn: fn as TaskFunction }, options, { operator: "branch" });
 }

@@ -11,7 +11,7 @@ import { isFailTask, isSkipTask } from "../dag/signals.js";
 import type { FromRunner, ToRunner, TryOutcome, TryRequest } from "./protocol.js";
 import { dieWithParent } from "../util/orphan-watchdog.js";
 import { logLine } from "./try-logs.js";
-import { branchOutcome, pokeResult, runSensor, shortCircuitOutcome } from "./structure-outcome.js";
+import { bashBranchChoice, branchOutcome, pokeResult, runSensor, shortCircuitOutcome } from "./structure-outcome.js";
 import { callbackFor, runTaskCallback } from "./task-callbacks.js";
 
 /** Airflow's BashOperator convention: exit code 99 means "skip this task". */
@@ -141,7 +141,8 @@ async function runCallback(
 }
 
 /** A bash task; a bash sensor checks by running its command (exit 0: done; any other code: not yet). */
-function runBashTask(request: TryRequest, write: (text: string) => void): Promise<TryOutcome> {
+async function runBashTask(request: TryRequest, write: (text: string) => void): Promise<TryOutcome> {
+  if (request.operator === "branch") return runBashBranch(request, write);
   if (!request.sensor) return runBash(request, write);
   return runSensor(
     request.sensor,
@@ -150,13 +151,26 @@ function runBashTask(request: TryRequest, write: (text: string) => void): Promis
   );
 }
 
-function runBash(request: TryRequest, write: (text: string) => void): Promise<TryOutcome> {
+/** A bash branch: the command's last line of output names the chosen direct downstream tasks. */
+async function runBashBranch(request: TryRequest, write: (text: string) => void): Promise<TryOutcome> {
+  let stdout = "";
+  const outcome = await runBash(request, write, (text) => (stdout += text));
+  if (outcome.state !== "success") return outcome;
+  const task = (await loadDags(request.modulePath)).get(request.dagId)?.tasks.get(request.taskId);
+  if (!task) return { state: "failed", error: `task ${request.taskId} of DAG ${request.dagId} is not defined by module ${request.modulePath}` };
+  const outcomeOfChoice = branchOutcome(task, bashBranchChoice(stdout));
+  delete outcomeOfChoice.resultJson;
+  return outcomeOfChoice;
+}
+
+function runBash(request: TryRequest, write: (text: string) => void, onStdout?: (text: string) => void): Promise<TryOutcome> {
   return new Promise((resolve) => {
     const child = spawn("bash", ["-c", request.command ?? ""], {
       env: { ...process.env, ...contextEnv(request), ...request.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     child.stdout.setEncoding("utf8").on("data", write);
+    if (onStdout) child.stdout.on("data", onStdout);
     child.stderr.setEncoding("utf8").on("data", write);
     child.on("error", (error) => resolve({ state: "failed", error: `could not start bash: ${error.message}` }));
     // "close", not "exit": all of the command's output has been read by then.

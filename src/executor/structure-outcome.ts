@@ -40,6 +40,12 @@ export function branchOutcome(task: TaskRef, result: unknown): TryOutcome {
   return { state: "success", ...jsonResult(result), ...(skip.length > 0 ? { skipTaskIds: skip } : {}) };
 }
 
+/** A bash branch's choice: the ids on the last non-empty line of its standard output (none if empty). */
+export function bashBranchChoice(stdout: string): string[] {
+  const last = stdout.split("\n").map((l) => l.trim()).filter((l) => l !== "").at(-1) ?? "";
+  return last.split(/[\s,]+/).filter((id) => id !== "");
+}
+
 function inGroupNamed(task: TaskRef, groupId: string): boolean {
   for (let g = task.group; g !== undefined; g = g.parent) if (g.groupId === groupId) return true;
   return false;

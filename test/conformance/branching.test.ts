@@ -23,6 +23,12 @@ dag("branching", {}, () => {
   join.after([a2, b, c]);
 });
 `,
+  "bash_branch.ts": `
+import { dag, task, branch } from "aloft";
+dag("bash_branch", {}, () => {
+  branch("choose", "echo 'deciding...'; echo b,c").then([task("a", () => 1), task("b", () => 2), task("c", () => 3)]);
+});
+`,
   "short.ts": `
 import { dag, task, shortCircuit } from "aloft";
 dag("short_all", {}, () => {
@@ -102,6 +108,12 @@ for (const dialect of testDialects()) {
         const log = (await h.log("branching", runId, "choose")) ?? "";
         assert.match(log, /DAG 'branching', task 'choose': the branch returned "a2", which is not a direct downstream task; valid choices: a, b, c/);
       });
+    });
+
+    test("a bash branch runs the tasks named on the last line of its output", async () => {
+      const { state, tasks } = await run("bash_branch");
+      assert.equal(state, "success");
+      assert.deepEqual(tasks, { a: "skipped", b: "success", c: "success", choose: "success" });
     });
 
     describe("short-circuit", () => {
