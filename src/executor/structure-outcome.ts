@@ -36,7 +36,10 @@ export function branchOutcome(task: TaskRef, result: unknown): TryOutcome {
     }
     for (const d of matches) selected.add(d.taskId);
   }
-  const skip = downstream.map((d) => d.taskId).filter((id) => !selected.has(id));
+  // As Airflow: a direct downstream task that also comes after a chosen task is not skipped (it is
+  // the join of `branch >> [a, join]; a >> join`); its trigger rule decides.
+  const reached = descendants(downstream.filter((d) => selected.has(d.taskId)));
+  const skip = downstream.map((d) => d.taskId).filter((id) => !selected.has(id) && !reached.has(id));
   return { state: "success", ...jsonResult(result), ...(skip.length > 0 ? { skipTaskIds: skip } : {}) };
 }
 
@@ -54,19 +57,22 @@ function inGroupNamed(task: TaskRef, groupId: string): boolean {
 /** A short-circuit's outcome: truthy continues; falsy skips the direct downstream tasks, or every descendant. */
 export function shortCircuitOutcome(task: TaskRef, result: unknown): TryOutcome {
   if (result) return { state: "success", ...jsonResult(result) };
-  const skip = new Set<string>();
-  if (task.ignoreDownstreamTriggerRules === false) {
-    for (const d of task.downstream) skip.add(d.taskId);
-  } else {
-    const stack = [...task.downstream];
-    while (stack.length > 0) {
-      const next = stack.pop()!;
-      if (skip.has(next.taskId)) continue;
-      skip.add(next.taskId);
-      stack.push(...next.downstream);
-    }
-  }
+  const skip =
+    task.ignoreDownstreamTriggerRules === false ? new Set([...task.downstream].map((d) => d.taskId)) : descendants([...task.downstream]);
   return { state: "success", ...jsonResult(result), ...(skip.size > 0 ? { skipTaskIds: [...skip] } : {}) };
+}
+
+/** Ids of `tasks` and everything downstream of them. */
+function descendants(tasks: readonly TaskRef[]): Set<string> {
+  const seen = new Set<string>();
+  const stack = [...tasks];
+  while (stack.length > 0) {
+    const next = stack.pop()!;
+    if (seen.has(next.taskId)) continue;
+    seen.add(next.taskId);
+    stack.push(...next.downstream);
+  }
+  return seen;
 }
 
 function jsonResult(result: unknown): Pick<TryOutcome, "resultJson"> {

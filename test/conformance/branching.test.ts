@@ -18,7 +18,8 @@ dag("branching", {}, () => {
   const b = task("b", () => "b");
   const c = task("c", () => "c");
   const join = task("join", () => "join", { triggerRule: "none_failed_min_one_success" });
-  choose.then([a, b, c]);
+  // The join is also directly downstream of the branch: it is not skipped when a chosen path leads to it.
+  choose.then([a, b, c, join]);
   a.then(a2);
   join.after([a2, b, c]);
 });
@@ -88,6 +89,12 @@ for (const dialect of testDialects()) {
         assert.deepEqual(tasks, { a: "skipped", a2: "skipped", b: "success", c: "skipped", choose: "success", join: "success" });
       });
 
+      test("choosing the join directly skips every path and runs the join", async () => {
+        const { state, tasks } = await run("branching", { pick: "join" });
+        assert.equal(state, "success");
+        assert.deepEqual(tasks, { a: "skipped", a2: "skipped", b: "skipped", c: "skipped", choose: "success", join: "success" });
+      });
+
       test("a list of ids runs each of them", async () => {
         const { tasks } = await run("branching", { pick: ["a", "c"] });
         assert.deepEqual(tasks, { a: "success", a2: "success", b: "skipped", c: "success", choose: "success", join: "success" });
@@ -106,7 +113,7 @@ for (const dialect of testDialects()) {
         assert.equal(tasks.choose, "failed");
         assert.equal(tasks.a, "upstream_failed");
         const log = (await h.log("branching", runId, "choose")) ?? "";
-        assert.match(log, /DAG 'branching', task 'choose': the branch returned "a2", which is not a direct downstream task; valid choices: a, b, c/);
+        assert.match(log, /DAG 'branching', task 'choose': the branch returned "a2", which is not a direct downstream task; valid choices: a, b, c, join/);
       });
     });
 
