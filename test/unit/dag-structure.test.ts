@@ -48,7 +48,7 @@ describe("structure API", () => {
       [() => sensor("w", () => true, { mode: "wait" as "poke" }), /^DAG 'd', task 'w': option mode must be "poke" or "reschedule", got "wait"/],
       [() => sensor("w", () => true, { pokeInterval: "soon" }), /^DAG 'd', task 'w': option pokeInterval/],
       [() => sensor("w", 42 as unknown as string), /^DAG 'd', task 'w': sensor\(\) needs a function or a non-empty bash command/],
-      [() => branch("b", "x" as unknown as () => null), /^DAG 'd', task 'b': branch\(\) needs a function/],
+      [() => branch("b", 42 as unknown as () => null), /^DAG 'd', task 'b': branch\(\) needs a function/],
       [() => task("a", noop, { isSetup: true, isTeardown: true }), /^DAG 'd', task 'a': a task cannot be both a setup and a teardown task/],
       [() => teardown("t", noop, { setups: task("x", noop) }), /^DAG 'd', task 't': option setups must list setup tasks \(from setup\(\)\), got x/],
       [() => task("a", noop, { onFailure: "notify" as unknown as () => void }), /^DAG 'd', task 'a': option onFailure must be a function/],
