@@ -107,7 +107,11 @@ for (const dialect of testDialects()) {
       assert.equal((await h.waitForRun("cb_dag_ok", runId)).state, "success");
       const got = await waitFor("the DAG callback", async () => (lines(runId).length > 0 ? lines(runId) : undefined));
       assert.deepEqual(got, ["dag cb_dag_ok success reason=success"]);
-      const requests = await h.store.db.selectFrom("callback_request").select(["state", "callback"]).where("run_id", "=", runId).execute();
+      // The request is recorded as done once the callback process has reported back.
+      const requests = await waitFor("the callback request to be recorded", async () => {
+        const rows = await h.store.db.selectFrom("callback_request").select(["state", "callback"]).where("run_id", "=", runId).execute();
+        return rows.every((r) => r.state !== "pending" && r.state !== "running") ? rows : undefined;
+      });
       assert.deepEqual(requests, [{ state: "success", callback: "onSuccess" }]);
     });
 
