@@ -83,7 +83,7 @@ export interface DagCallbackContext {
   logicalDate: Date;
   /** The run's final state. */
   state: "success" | "failed";
-  /** Why the run ended, e.g. "task failure" or "success". */
+  /** Why the run ended: "success" or "task_failure" (as Airflow). */
   reason: string;
   params: Record<string, unknown>;
   conf: Record<string, unknown>;

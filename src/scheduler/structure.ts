@@ -67,7 +67,7 @@ export async function requestDagCallback(trx: Db, dag: SerializedDag, runId: num
       dag_id: run.dag_id,
       run_id: run.run_id,
       task_id: null,
-      context: JSON.stringify({ state, reason: state === "success" ? "success" : "task failure" }),
+      context: JSON.stringify({ state, reason: state === "success" ? "success" : "task_failure" }),
       state: "pending",
       hostname: null,
       error: null,

@@ -119,7 +119,7 @@ for (const dialect of testDialects()) {
       const runId = await h.trigger("cb_dag_fail");
       assert.equal((await h.waitForRun("cb_dag_fail", runId)).state, "failed");
       await waitFor("the DAG callback", async () => (lines(runId).some((l) => l.startsWith("dag")) || undefined));
-      assert.deepEqual(lines(runId).sort(), ["dag cb_dag_fail failed reason=task failure", "default failure task=boom"]);
+      assert.deepEqual(lines(runId).sort(), ["dag cb_dag_fail failed reason=task_failure", "default failure task=boom"]);
     });
 
     test("a try killed by its executionTimeout still gets its onFailure callback, with the reason", async () => {
