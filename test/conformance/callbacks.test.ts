@@ -132,4 +132,39 @@ for (const dialect of testDialects()) {
       assert.match(got[0]!, /^slow failure error=execution timeout: the try ran longer than 1000 ms/);
     });
   });
+
+  describe(`${dialect.dialect}, one runner slot`, () => {
+    const dir = tempDir("callback-busy");
+    const file = path.join(dir, "calls.log");
+    const h = new Harness(
+      dialect,
+      {
+        "busy.ts": `
+import fs from "node:fs";
+import { dag, task } from "aloft";
+dag("quick", { onSuccess: (ctx) => fs.appendFileSync(${JSON.stringify(file)}, ctx.runId + " quick callback\\n") }, () => {
+  task("first", () => 1, { priorityWeight: 10 });
+});
+dag("hog", {}, () => {
+  task("hold", () => new Promise((resolve) => setTimeout(resolve, 8_000)));
+});
+`,
+      },
+      { parallelism: 1 },
+    );
+    before(() => h.start());
+    after(async () => {
+      await h.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    test("a DAG callback runs while the only runner slot is taken by another task", async () => {
+      const quick = await h.trigger("quick");
+      const hog = await h.trigger("hog");
+      assert.equal((await h.waitForRun("quick", quick)).state, "success");
+      await waitFor("the quick DAG's callback", async () => (fs.existsSync(file) && fs.readFileSync(file, "utf8").includes(`${quick} quick callback`)) || undefined);
+      // The hog's task still holds the one slot: the callback did not wait for a runner.
+      assert.equal((await h.taskStates("hog", hog)).hold, "running");
+    });
+  });
 }
