@@ -115,7 +115,8 @@ for (const factory of testDialects()) {
       assert.match(before.stderr, /run 'aloft db migrate' first/);
       const first = await runCli(["db", "migrate"], env);
       assert.equal(first.code, 0, first.stderr);
-      assert.match(first.stdout, /applied 1 migration\(s\)/);
+      // Every migration applies on an empty database (their number grows as features add tables).
+      assert.match(first.stdout, /applied [1-9]\d* migration\(s\)/);
       const second = await runCli(["db", "migrate"], env);
       assert.equal(second.code, 0);
       assert.match(second.stdout, /is up to date/);
