@@ -7,6 +7,7 @@ import type { Store } from "../store/db.js";
 import { TERMINAL_TASK_STATES } from "../store/schema.js";
 import type { DagCache } from "./dag-cache.js";
 import { fenced, type LeaseHandle } from "./lease.js";
+import { requestDagCallback } from "./structure.js";
 
 /** Fails the running runs that exceeded their DAG's run timeout; returns their ids. */
 export async function failTimedOutRuns(store: Store, lease: LeaseHandle, cache: DagCache, now: number): Promise<number[]> {
@@ -34,6 +35,8 @@ export async function failTimedOutRuns(store: Store, lease: LeaseHandle, cache: 
         .where("dag_run_id", "=", run.id)
         .where((eb) => eb.or([eb("state", "is", null), eb("state", "not in", [...TERMINAL_TASK_STATES])]))
         .execute();
+      const dag = dags.get(run.dag_id)?.dag;
+      if (dag) await requestDagCallback(trx, dag, run.id, "failed", now, "timed_out");
       failed.push(run.id);
     }
     return failed;

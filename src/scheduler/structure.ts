@@ -53,8 +53,18 @@ export function runStateTasks(dag: SerializedDag): string[] {
   return [...ids];
 }
 
-/** Requests the DAG's onSuccess/onFailure callback for a run that just finished (in the scheduler's transaction). */
-export async function requestDagCallback(trx: Db, dag: SerializedDag, runId: number, state: "success" | "failed", now: number): Promise<void> {
+/**
+ * Requests the DAG's onSuccess/onFailure callback for a run that just finished, in the transaction
+ * that finished it. `reason` as Airflow's: "success", "task_failure", or "timed_out" (dagrunTimeout).
+ */
+export async function requestDagCallback(
+  trx: Db,
+  dag: SerializedDag,
+  runId: number,
+  state: "success" | "failed",
+  now: number,
+  reason: string = state === "success" ? "success" : "task_failure",
+): Promise<void> {
   const callback = state === "success" ? "onSuccess" : "onFailure";
   if (!dag.callbacks?.includes(callback)) return;
   const run = await trx.selectFrom("dag_run").select(["dag_id", "run_id"]).where("id", "=", runId).executeTakeFirst();
@@ -67,7 +77,7 @@ export async function requestDagCallback(trx: Db, dag: SerializedDag, runId: num
       dag_id: run.dag_id,
       run_id: run.run_id,
       task_id: null,
-      context: JSON.stringify({ state, reason: state === "success" ? "success" : "task_failure" }),
+      context: JSON.stringify({ state, reason }),
       state: "pending",
       hostname: null,
       error: null,

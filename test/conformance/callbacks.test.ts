@@ -52,6 +52,10 @@ dag("cb_dag_fail", {
   task("boom", () => { throw new Error("boom"); });
 });
 
+dag("cb_run_timeout", { dagrunTimeout: "1s", onFailure: (ctx) => note(\`\${ctx.runId} dag \${ctx.state} reason=\${ctx.reason}\`) }, () => {
+  task("long", () => new Promise((resolve) => setTimeout(resolve, 20_000)));
+});
+
 dag("cb_timeout", {}, () => {
   task("slow", () => new Promise((resolve) => setTimeout(resolve, 20_000)), {
     executionTimeout: "1s",
@@ -120,6 +124,13 @@ for (const dialect of testDialects()) {
       assert.equal((await h.waitForRun("cb_dag_fail", runId)).state, "failed");
       await waitFor("the DAG callback", async () => (lines(runId).some((l) => l.startsWith("dag")) || undefined));
       assert.deepEqual(lines(runId).sort(), ["dag cb_dag_fail failed reason=task_failure", "default failure task=boom"]);
+    });
+
+    test("a run failed by its dagrunTimeout gets the DAG's onFailure with reason timed_out", async () => {
+      const runId = await h.trigger("cb_run_timeout");
+      assert.equal((await h.waitForRun("cb_run_timeout", runId)).state, "failed");
+      const got = await waitFor("the DAG callback", async () => (lines(runId).length > 0 ? lines(runId) : undefined));
+      assert.deepEqual(got, ["dag failed reason=timed_out"]);
     });
 
     test("a try killed by its executionTimeout still gets its onFailure callback, with the reason", async () => {
