@@ -3,7 +3,7 @@ export { dag, task, bash, chain } from "./dag/builder.js";
 export { SkipTask, FailTask } from "./dag/signals.js";
 export { asset, allOf, anyOf } from "./dag/assets.js";
 export type { Asset, AssetAll, AssetAny, AssetExpression } from "./dag/assets.js";
-export { TRIGGER_RULES } from "./dag/types.js";
+export { TRIGGER_RULES, WEIGHT_RULES } from "./dag/types.js";
 export { branch, shortCircuit, sensor, setup, teardown, group } from "./dag/structure.js";
 export type { BranchFunction, BranchResult, GroupOptions, ShortCircuitOptions, TeardownOptions } from "./dag/structure.js";
 export type {
@@ -25,4 +25,5 @@ export type {
   TaskOptions,
   TaskRef,
   TriggerRule,
+  WeightRule,
 } from "./dag/types.js";

@@ -7,6 +7,7 @@ import { registerBackfillCommands } from "./commands/backfill.js";
 import { registerConfigCommands } from "./commands/config.js";
 import { registerDagsCommands } from "./commands/dags.js";
 import { registerDbCommands } from "./commands/db.js";
+import { registerPoolsCommands } from "./commands/pools.js";
 import { registerStandaloneCommand } from "./commands/standalone.js";
 import { registerTasksCommands } from "./commands/tasks.js";
 
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerTasksCommands(program);
   registerBackfillCommands(program);
   registerAssetsCommands(program);
+  registerPoolsCommands(program);
   registerConfigCommands(program);
   return program;
 }

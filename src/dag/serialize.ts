@@ -13,12 +13,17 @@ import { dagLabel, taskLabel } from "./validate.js";
 export const TASK_DEFAULTS = Object.freeze({
   retries: 0,
   retryDelay: 300_000,
+  retryExponentialBackoff: false,
+  maxRetryDelay: null,
+  dependsOnPast: false,
+  waitForDownstream: false,
   executionTimeout: null,
   triggerRule: "all_success",
   queue: "default",
   pool: "default_pool",
   poolSlots: 1,
   priorityWeight: 1,
+  weightRule: "downstream",
   env: Object.freeze({}),
   outlets: Object.freeze([]),
 }) satisfies Readonly<
@@ -33,6 +38,7 @@ export const DAG_DEFAULTS = Object.freeze({
   timezone: "UTC",
   catchup: false,
   maxActiveRuns: 16,
+  maxActiveTasks: 16,
 });
 
 /** Serializes a DAG that passed validation; `fileloc` is the absolute path of its DAG file. */
@@ -57,6 +63,7 @@ export function serializeDag(dag: Dag, fileloc: string): SerializedDag {
     tags: [...(options.tags ?? [])],
     description: options.description ?? null,
     maxActiveRuns: options.maxActiveRuns ?? DAG_DEFAULTS.maxActiveRuns,
+    maxActiveTasks: options.maxActiveTasks ?? DAG_DEFAULTS.maxActiveTasks,
     // A JSON round trip: a deep copy that holds exactly what the DB will store.
     params: JSON.parse(JSON.stringify(options.params ?? {})) as Record<string, unknown>,
     tasks: topologicalOrder(dag.tasks).map((task) => serializeTask(dag, task, order)),
@@ -99,6 +106,7 @@ function serializeTask(dag: Dag, task: TaskRef, order: ReadonlyMap<TaskRef, numb
 
   const where = taskLabel(dag.dagId, task.taskId);
   const executionTimeout = option("executionTimeout");
+  const maxRetryDelay = option("maxRetryDelay");
   const byDefinition = (tasks: ReadonlySet<TaskRef>) =>
     [...tasks].sort((a, b) => order.get(a)! - order.get(b)!).map((t) => t.taskId);
 
@@ -108,6 +116,11 @@ function serializeTask(dag: Dag, task: TaskRef, order: ReadonlyMap<TaskRef, numb
     ...(task.kind === "bash" ? { command: task.command } : {}),
     retries: option("retries"),
     retryDelayMs: parseDuration(option("retryDelay"), `${where}: option retryDelay`),
+    retryExponentialBackoff: option("retryExponentialBackoff"),
+    maxRetryDelayMs: maxRetryDelay === null ? null : parseDuration(maxRetryDelay, `${where}: option maxRetryDelay`),
+    // Airflow: wait_for_downstream implies depends_on_past.
+    dependsOnPast: option("dependsOnPast") || option("waitForDownstream"),
+    waitForDownstream: option("waitForDownstream"),
     executionTimeoutMs:
       executionTimeout === null ? null : parseDuration(executionTimeout, `${where}: option executionTimeout`),
     // A teardown runs after its setup's work whatever happened (Airflow forces this rule on teardowns).
@@ -119,6 +132,7 @@ function serializeTask(dag: Dag, task: TaskRef, order: ReadonlyMap<TaskRef, numb
     pool: option("pool"),
     poolSlots: option("poolSlots"),
     priorityWeight: option("priorityWeight"),
+    weightRule: option("weightRule"),
     env: { ...option("env") },
     upstream: byDefinition(task.upstream),
     downstream: byDefinition(task.downstream),

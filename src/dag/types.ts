@@ -20,6 +20,10 @@ export const TRIGGER_RULES = [
 ] as const;
 export type TriggerRule = (typeof TRIGGER_RULES)[number];
 
+/** How a task's effective priority weight is computed from `priorityWeight` (Airflow's weight_rule). */
+export const WEIGHT_RULES = ["downstream", "upstream", "absolute"] as const;
+export type WeightRule = (typeof WEIGHT_RULES)[number];
+
 /** Duration: milliseconds as a number, or a string such as "30s", "5m", "1h", "500ms", "1d". */
 export type Duration = number | string;
 
@@ -29,6 +33,20 @@ export interface TaskOptions {
   retries?: number;
   /** Wait between a failed try and the next one. Default "5m" (Airflow's 300 s). */
   retryDelay?: Duration;
+  /**
+   * Double the wait after each failed try (retryDelay × 2^(try − 1), plus a deterministic jitter), as
+   * Airflow's retry_exponential_backoff. Default false.
+   */
+  retryExponentialBackoff?: boolean;
+  /** Longest wait between tries when `retryExponentialBackoff` is on. Default: no limit. */
+  maxRetryDelay?: Duration | null;
+  /**
+   * Wait until this task's instance in the previous run (by logical date, of any run type) is success
+   * or skipped; the first run is never blocked. Default false.
+   */
+  dependsOnPast?: boolean;
+  /** Also wait for the direct downstream tasks of that previous instance; implies dependsOnPast. Default false. */
+  waitForDownstream?: boolean;
   /** Longest a single try may run; its whole process tree is killed after. Default: no limit. */
   executionTimeout?: Duration | null;
   /** When the task may run given its upstream states. Default "all_success". */
@@ -41,6 +59,11 @@ export interface TaskOptions {
   poolSlots?: number;
   /** Higher runs first when slots are scarce. Default 1. */
   priorityWeight?: number;
+  /**
+   * How the effective weight is computed: "downstream" (own weight plus that of every task after it),
+   * "upstream" (plus every task before it) or "absolute" (own weight only). Default "downstream".
+   */
+  weightRule?: WeightRule;
   /** Environment variables set for the try (bash command or function). Default {}. */
   env?: Record<string, string>;
   /** Assets this task updates: each success records an event for each, which may trigger DAGs scheduled on them. Default []. */
@@ -151,6 +174,8 @@ export interface DagOptions {
   description?: string;
   /** Runs of this DAG in flight at once. Default 16. */
   maxActiveRuns?: number;
+  /** Task instances of this DAG queued or running at once, across all its runs. Default 16. */
+  maxActiveTasks?: number;
   /** Default params, overridden by a run's conf. Default {}. */
   params?: Record<string, unknown>;
   /** Task options applied to every task of the DAG (a task's own options win). */
@@ -215,12 +240,19 @@ export interface SerializedTask {
   command?: string;
   retries: number;
   retryDelayMs: number;
+  /** Absent in DAGs serialized before the option existed: read as false. */
+  retryExponentialBackoff?: boolean;
+  maxRetryDelayMs?: number | null;
+  dependsOnPast?: boolean;
+  waitForDownstream?: boolean;
   executionTimeoutMs: number | null;
   triggerRule: TriggerRule;
   queue: string;
   pool: string;
   poolSlots: number;
   priorityWeight: number;
+  /** Absent in DAGs serialized before the option existed: read as "downstream". */
+  weightRule?: WeightRule;
   env: Record<string, string>;
   /** Task ids this task waits for. */
   upstream: string[];
@@ -263,6 +295,8 @@ export interface SerializedDag {
   tags: string[];
   description: string | null;
   maxActiveRuns: number;
+  /** Absent in DAGs serialized before the option existed: read as 16. */
+  maxActiveTasks?: number;
   params: Record<string, unknown>;
   /** Tasks in a topological order. */
   tasks: SerializedTask[];

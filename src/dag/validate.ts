@@ -8,7 +8,7 @@ import { assetUriProblem, isAssetExpression } from "./assets.js";
 import { checkScheduleFit, resolveScheduleOption } from "./schedule-option.js";
 import { toInstant } from "../util/dates.js";
 import { parseDuration } from "../util/duration.js";
-import { TRIGGER_RULES, type DagOptions, type Duration, type TaskOptions, type TaskRef } from "./types.js";
+import { TRIGGER_RULES, WEIGHT_RULES, type DagOptions, type Duration, type TaskOptions, type TaskRef } from "./types.js";
 
 /** Longest DAG or task id, as in Airflow. */
 export const MAX_ID_LENGTH = 250;
@@ -125,6 +125,15 @@ type OptionCheck = (value: unknown, where: string) => void;
 const TASK_OPTION_CHECKS: Record<keyof TaskOptions, OptionCheck> = {
   retries: nonNegativeInteger,
   retryDelay: duration,
+  retryExponentialBackoff: boolean,
+  maxRetryDelay: (value, where) => {
+    if (value === null) return;
+    if (duration(value, where) === 0) {
+      throw new DagDefinitionError(`${where} must be greater than 0 (use null for no limit), got ${show(value)}`);
+    }
+  },
+  dependsOnPast: boolean,
+  waitForDownstream: boolean,
   executionTimeout: (value, where) => {
     if (value === null) return;
     if (duration(value, where) === 0) {
@@ -143,6 +152,11 @@ const TASK_OPTION_CHECKS: Record<keyof TaskOptions, OptionCheck> = {
   },
   priorityWeight: (value, where) => {
     if (!Number.isSafeInteger(value)) fail(where, "an integer", value);
+  },
+  weightRule: (value, where) => {
+    if (!(WEIGHT_RULES as readonly unknown[]).includes(value)) {
+      throw new DagDefinitionError(`${where}: unknown weight rule ${show(value)}; valid weight rules: ${WEIGHT_RULES.join(", ")}`);
+    }
   },
   env: (value, where) => {
     if (!isPlainObject(value)) fail(where, "an object of environment variable names to string values", value);
@@ -196,6 +210,9 @@ const DAG_OPTION_CHECKS: Record<keyof DagOptions, OptionCheck> = {
     if (typeof value !== "string") fail(where, "a string", value);
   },
   maxActiveRuns: (value, where) => {
+    if (!Number.isSafeInteger(value) || (value as number) < 1) fail(where, "an integer >= 1", value);
+  },
+  maxActiveTasks: (value, where) => {
     if (!Number.isSafeInteger(value) || (value as number) < 1) fail(where, "an integer >= 1", value);
   },
   params: (value, where) => {

@@ -11,13 +11,20 @@ import type { Executor, FinishedTi } from "./executor.js";
 import type { TryRequest } from "./protocol.js";
 import { RunnerPool } from "./runner-pool.js";
 import { appendTryLogs, LOG_FLUSH_MS, type LogChunk } from "./try-logs.js";
+import { settleStoppedTries, stopReason } from "./stopped-tries.js";
 import { claimTries, finishTries, type FinishedTry } from "./tries.js";
+import { chunks } from "../util/chunks.js";
 
 export interface LocalExecutorOptions {
   parallelism: number;
   warmRunners: number;
   logger: Logger;
   hostname?: string;
+  /**
+   * How often the executor checks whether its running tries were changed in the DB by someone else
+   * (cleared, marked by hand) and stops those. Default 1000 ms.
+   */
+  watchIntervalMs?: number;
 }
 
 export class LocalExecutor implements Executor {
@@ -32,6 +39,12 @@ export class LocalExecutor implements Executor {
   /** Log text received from runners, not yet written. */
   private logs: LogChunk[] = [];
   private readonly logTimer: NodeJS.Timeout;
+  /** Tries claimed by this executor whose outcome has not come back yet, by task instance id. */
+  private readonly running = new Map<number, TryRequest>();
+  /** Task instances whose try this executor has asked the pool to stop. */
+  private readonly stopping = new Set<number>();
+  private readonly watchTimer: NodeJS.Timeout;
+  private watching = false;
 
   constructor(
     private readonly store: Store,
@@ -47,6 +60,7 @@ export class LocalExecutor implements Executor {
     this.logTimer = setInterval(() => {
       this.flushing = this.flushing.then(() => this.flushLogs());
     }, LOG_FLUSH_MS);
+    this.watchTimer = setInterval(() => void this.stopChangedTries(), options.watchIntervalMs ?? 1_000);
   }
 
   freeSlots(): number {
@@ -68,10 +82,39 @@ export class LocalExecutor implements Executor {
     const won = await retryUntilDone("claiming tries", () => claimTries(this.store, this.hostname, requests), logger);
     this.inFlight -= requests.length - won.length;
     for (const request of won) {
+      this.running.set(request.tiId, request);
       void this.pool.run(request).then((outcome) => {
         this.inFlight--;
+        this.running.delete(request.tiId);
         this.record({ request, outcome });
       });
+    }
+  }
+
+  /**
+   * Stops the running tries whose task instance someone else changed in the DB (cleared to
+   * restarting, marked success or failed, skipped by a run timeout): their process group is killed
+   * and the reason written to their log; their outcome is then not recorded.
+   */
+  private async stopChangedTries(): Promise<void> {
+    if (this.running.size === 0 || this.watching) return;
+    this.watching = true;
+    try {
+      for (const part of chunks([...this.running.keys()])) {
+        const rows = await this.store.db.selectFrom("task_instance").select(["id", "state", "try_number"]).where("id", "in", part).execute();
+        for (const row of rows) {
+          const request = this.running.get(row.id);
+          if (!request || this.stopping.has(row.id)) continue;
+          if (row.state === "running" && row.try_number === request.tryNumber) continue;
+          const reason = stopReason(row.state, request.tryNumber, row.try_number);
+          this.options.logger.info({ dag_id: request.dagId, task_id: request.taskId, run_id: request.runId, try_number: request.tryNumber, reason }, "stopping a try");
+          if (this.pool.stop(row.id, reason)) this.stopping.add(row.id);
+        }
+      }
+    } catch (error) {
+      this.options.logger.warn({ err: (error as Error).message }, "could not check running tries for changes; trying again");
+    } finally {
+      this.watching = false;
     }
   }
 
@@ -102,12 +145,20 @@ export class LocalExecutor implements Executor {
     this.logs = [];
     // An outcome is never dropped: keep trying while the DB is away. Its log goes in the same transaction.
     const recorded = await retryUntilDone("recording try outcomes", () => finishTries(this.store, batch, logs), this.options.logger);
+    // Tries whose task instance someone else changed: close their try row, send a cleared one back to none.
+    const recordedIds = new Set(recorded.map((r) => r.tiId));
+    const changed = batch.filter((f) => !recordedIds.has(f.request.tiId)).map((f) => f.request);
+    if (changed.length > 0) {
+      await retryUntilDone("settling stopped tries", () => settleStoppedTries(this.store, changed), this.options.logger);
+    }
+    for (const request of changed) this.stopping.delete(request.tiId);
     for (const listener of this.listeners) listener(recorded);
   }
 
   async close(graceMs = 0): Promise<void> {
     if (graceMs > 0) await this.pool.drain(graceMs);
     clearInterval(this.logTimer);
+    clearInterval(this.watchTimer);
     await this.pool.close();
     await this.flushing;
     await this.flush();

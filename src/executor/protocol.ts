@@ -18,9 +18,15 @@ export interface TryRequest {
   runId: string;
   mapIndex: number;
   tryNumber: number;
-  /** Tries allowed beyond the first (the task's retries). */
+  /** The task instance's max_tries: a failed try is retried while its number is at most this (the task's retries, more after a clear). */
   maxTries: number;
   retryDelayMs: number;
+  /** See TaskOptions.retryExponentialBackoff; absent means false. */
+  retryExponentialBackoff?: boolean;
+  /** See TaskOptions.maxRetryDelay; absent means no limit. */
+  maxRetryDelayMs?: number | null;
+  /** The queue the try was sent to (the local executor runs every queue). Default "default". */
+  queue?: string;
   kind: TaskKind;
   /** bash tasks: the command. */
   command?: string;

@@ -47,6 +47,8 @@ interface Runner {
     timer?: NodeJS.Timeout;
     /** Why the pool killed the runner during the try (timeout, shutdown). */
     killedBecause?: string;
+    /** Why the try was stopped at its executor's request (`stop()`): it did not fail, it was ended. */
+    stoppedBecause?: string;
   };
 }
 
@@ -103,6 +105,28 @@ export class RunnerPool {
     await Promise.all(exits);
   }
 
+  /**
+   * Stops the try of task instance `tiId`, waiting or running (its process group gets SIGTERM, then
+   * SIGKILL after the grace period); the reason goes to the try's log, and its outcome is a failure.
+   * Returns whether the try was found here.
+   */
+  stop(tiId: number, reason: string): boolean {
+    const index = this.waiting.findIndex((w) => w.request.tiId === tiId);
+    if (index >= 0) {
+      const [work] = this.waiting.splice(index, 1);
+      this.options.onLog(work!.request, logLine("WARN", `try stopped before it started: ${reason}`));
+      work!.resolve({ state: "failed", error: reason });
+      return true;
+    }
+    const runner = [...this.runners].find((r) => r.current?.request.tiId === tiId);
+    if (!runner?.current) return false;
+    if (runner.current.killedBecause === undefined && runner.current.stoppedBecause === undefined) {
+      runner.current.stoppedBecause = reason;
+      this.terminate(runner);
+    }
+    return true;
+  }
+
   private dispatch(): void {
     while (this.waiting.length > 0) {
       const runner = [...this.runners].find((r) => r.ready && !r.busy);
@@ -151,6 +175,11 @@ export class RunnerPool {
   private timeOut(runner: Runner, timeoutMs: number): void {
     if (!runner.current) return;
     runner.current.killedBecause = `execution timeout: the try ran longer than ${timeoutMs} ms; its process tree was killed`;
+    this.terminate(runner);
+  }
+
+  /** SIGTERM to the runner's process group, SIGKILL after the grace period. */
+  private terminate(runner: Runner): void {
     this.killGroup(runner, "SIGTERM");
     setTimeout(() => this.killGroup(runner, "SIGKILL"), this.options.killGraceMs ?? 2_000).unref();
   }
@@ -184,15 +213,17 @@ export class RunnerPool {
       this.options.onLog(runner.current.request, message.text);
       return;
     }
-    const { request, resolve, timer, killedBecause } = runner.current;
+    const { request, resolve, timer, killedBecause, stoppedBecause } = runner.current;
     if (message.log) this.options.onLog(request, message.log);
     if (timer) clearTimeout(timer);
     runner.current = undefined;
     runner.busy = false;
     runner.idleSince = Date.now();
     this.finishedAt.push(runner.idleSince);
-    resolve(killedBecause ? this.failedByPool(request, killedBecause) : message.outcome);
-    if (runner.tries >= (this.options.maxTriesPerRunner ?? 500)) this.retire(runner);
+    if (stoppedBecause) resolve(this.stoppedByPool(request, stoppedBecause));
+    else resolve(killedBecause ? this.failedByPool(request, killedBecause) : message.outcome);
+    // A runner that was sent SIGTERM is on its way out: it must not take the next try.
+    if (killedBecause || stoppedBecause || runner.tries >= (this.options.maxTriesPerRunner ?? 500)) this.retire(runner);
     this.dispatch();
   }
 
@@ -200,11 +231,12 @@ export class RunnerPool {
     this.runners.delete(runner);
     if (!runner.ready) this.spawning--;
     if (runner.current) {
-      const { request, resolve, timer, killedBecause } = runner.current;
+      const { request, resolve, timer, killedBecause, stoppedBecause } = runner.current;
       if (timer) clearTimeout(timer);
       runner.current = undefined;
       const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-      resolve(this.failedByPool(request, killedBecause ?? `the runner process running the try ${how}`));
+      if (stoppedBecause) resolve(this.stoppedByPool(request, stoppedBecause));
+      else resolve(this.failedByPool(request, killedBecause ?? `the runner process running the try ${how}`));
     }
     if (!this.closed) this.dispatch();
   }
@@ -213,6 +245,12 @@ export class RunnerPool {
   private failedByPool(request: TryRequest, error: string): TryOutcome {
     this.options.onLog(request, logLine("ERROR", `try ended: failed: ${error}`));
     return { state: "failed", error };
+  }
+
+  /** A try stopped on request: the reason goes to its log; the outcome is a failure its executor ignores. */
+  private stoppedByPool(request: TryRequest, reason: string): TryOutcome {
+    this.options.onLog(request, logLine("WARN", `try stopped: ${reason}`));
+    return { state: "failed", error: reason };
   }
 
   private retire(runner: Runner): void {

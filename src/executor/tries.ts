@@ -10,6 +10,7 @@ import type { Database, TaskState } from "../store/schema.js";
 import { chunks, groupBy } from "../util/chunks.js";
 import type { FinishedTi } from "./executor.js";
 import type { TryOutcome, TryRequest } from "./protocol.js";
+import { retryDelayMs } from "./retry-delay.js";
 import { appendTryLogs, type LogChunk } from "./try-logs.js";
 import { recordAssetEvents } from "../scheduler/assets.js";
 import { attachSensorHistory, recordStructureOutcomes } from "./structure-records.js";
@@ -70,6 +71,7 @@ async function claimAll(trx: Db, hostname: string, requests: TryRequest[]): Prom
           task_id: r.taskId,
           map_index: r.mapIndex,
           state: "running" as const,
+          queue: r.queue ?? null,
           hostname,
           pid: null,
           start_date: now,
@@ -107,8 +109,13 @@ export async function finishTries(store: Store, finished: FinishedTry[], logs: L
     const live = await stillRunning(trx, finished, store.supportsRowLocks);
     const recorded = live.map((f) => {
       const state = finalState(f.request, f.outcome);
+      const { request } = f;
       const nextTryAt =
-        state === "up_for_retry" ? now + f.request.retryDelayMs : state === "up_for_reschedule" ? (f.outcome.rescheduleAt ?? now) : undefined;
+        state === "up_for_retry"
+          ? now + retryDelayMs(request, request)
+          : state === "up_for_reschedule"
+            ? (f.outcome.rescheduleAt ?? now)
+            : undefined;
       return { tiId: f.request.tiId, tryNumber: f.request.tryNumber, state, nextTryAt };
     });
     for (const [, group] of groupBy(recorded, (r) => `${r.state}|${r.tryNumber}|${r.nextTryAt}`)) {

@@ -26,7 +26,7 @@ export async function resetOrphanedTries(store: Store, lease: LeaseHandle, cache
   const running = await store.db
     .selectFrom("task_instance as ti")
     .innerJoin("task_try as t", (j) => j.onRef("t.ti_id", "=", "ti.id").onRef("t.try_number", "=", "ti.try_number"))
-    .select(["ti.id", "ti.dag_run_id", "ti.dag_id", "ti.run_id", "ti.task_id", "ti.map_index", "ti.try_number"])
+    .select(["ti.id", "ti.dag_run_id", "ti.dag_id", "ti.run_id", "ti.task_id", "ti.map_index", "ti.try_number", "ti.max_tries"])
     .where("ti.state", "=", "running")
     .execute();
   const dags = await cache.load(running.map((r) => r.dag_id));
@@ -40,8 +40,10 @@ export async function resetOrphanedTries(store: Store, lease: LeaseHandle, cache
       taskId: ti.task_id,
       mapIndex: ti.map_index,
       tryNumber: ti.try_number,
-      maxTries: task?.retries ?? 0,
+      maxTries: ti.max_tries,
       retryDelayMs: task?.retryDelayMs ?? 0,
+      retryExponentialBackoff: task?.retryExponentialBackoff,
+      maxRetryDelayMs: task?.maxRetryDelayMs,
     } as TryRequest;
     return { request, outcome: { state: "failed" as const, error: ORPHANED } };
   });

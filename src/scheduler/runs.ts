@@ -10,7 +10,7 @@ import { chunks } from "../util/chunks.js";
 import type { DagCache } from "./dag-cache.js";
 import { backfillLimits, runningBackfillRuns } from "./backfill.js";
 import { fenced, type LeaseHandle } from "./lease.js";
-import { downstreamWeights } from "./task-evaluation.js";
+import { priorityWeights } from "./priority.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -192,7 +192,7 @@ export async function startQueuedRuns(store: Store, lease: LeaseHandle, cache: D
     }
     if (backfill?.paused) continue;
     if (running.get(limitKey)! >= (backfill ? backfill.maxActiveRuns : cached.dag.maxActiveRuns)) continue;
-    const weights = downstreamWeights(cached.dag);
+    const weights = priorityWeights(cached.dag);
     await fenced(store, lease, async (trx) => {
       const moved = await trx
         .updateTable("dag_run")
@@ -201,7 +201,11 @@ export async function startQueuedRuns(store: Store, lease: LeaseHandle, cache: D
         .where("state", "=", "queued")
         .executeTakeFirst();
       if (Number(moved.numUpdatedRows) !== 1) return;
-      const rows = cached.dag.tasks.map((task) => ({
+      // A cleared run comes back queued with its task instances: only tasks new to the DAG get one.
+      const existing = new Set(
+        (await trx.selectFrom("task_instance").select("task_id").where("dag_run_id", "=", run.id).execute()).map((r) => r.task_id),
+      );
+      const rows = cached.dag.tasks.filter((task) => !existing.has(task.taskId)).map((task) => ({
         dag_run_id: run.id,
         dag_id: run.dag_id,
         run_id: run.run_id,

@@ -6,6 +6,7 @@
  */
 import { EventEmitter } from "node:events";
 import type { Kysely, Transaction } from "kysely";
+import { DAG_DEFAULTS } from "../dag/serialize.js";
 import { StaleEpochError } from "../errors.js";
 import type { Executor } from "../executor/executor.js";
 import type { Logger } from "../logging.js";
@@ -13,6 +14,7 @@ import type { Store } from "../store/db.js";
 import type { Database } from "../store/schema.js";
 import { chunks } from "../util/chunks.js";
 import { DagCache } from "./dag-cache.js";
+import { previousRunStates } from "./depends-on-past.js";
 import { fenced, type LeaseHandle } from "./lease.js";
 import { createAssetTriggeredRuns } from "./assets.js";
 import { completeBackfills } from "./backfill.js";
@@ -167,7 +169,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         const dag = evaluations.find((e) => e.runId === runId)?.dag;
         if (dag) await requestDagCallback(trx, dag, runId, state, now);
       }
-      const queued = lookForWork ? await queueScheduledTasks(trx, freeSlots, now, logger) : [];
+      const queued = lookForWork ? await queueScheduledTasks(trx, freeSlots, now, logger, (ids) => this.maxActiveTasks(ids)) : [];
       return { finished, queued };
     });
 
@@ -188,6 +190,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       for (const r of requests) this.runStates.set(r.tiId, "queued");
       executor.submit(requests);
     }
+  }
+
+  private async maxActiveTasks(dagIds: string[]): Promise<Map<string, number>> {
+    const dags = await this.cache.load(dagIds);
+    return new Map([...dags].map(([id, cached]) => [id, cached.dag.maxActiveTasks ?? DAG_DEFAULTS.maxActiveTasks]));
   }
 
   /** What the trigger rules decide for the runs that changed (all running runs on a tick); nothing is written yet. */
@@ -214,7 +221,9 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     for (const run of runs) {
       const cached = dags.get(run.dagId);
       if (!cached || cached.isPaused) continue;
-      const evaluation = evaluateRun(cached.dag, run.tis, now);
+      const usesPast = cached.dag.tasks.some((t) => t.dependsOnPast || t.waitForDownstream);
+      const previous = usesPast ? await previousRunStates(store.db, run.id) : undefined;
+      const evaluation = evaluateRun(cached.dag, run.tis, now, previous);
       if (evaluation.fromNone.size > 0 || evaluation.retriesDue.length > 0 || evaluation.runState) {
         evaluations.push({ runId: run.id, evaluation, dag: cached.dag });
       }

@@ -6,6 +6,7 @@
  */
 import type { SerializedDag } from "../dag/types.js";
 import { TERMINAL_TASK_STATES, type DagRunState, type TaskState } from "../store/schema.js";
+import { pastDependencyMet, type PreviousRunStates } from "./depends-on-past.js";
 import { countUpstream, evaluateTriggerRule } from "./trigger-rules.js";
 import { runStateTasks, setupUpstream } from "./structure.js";
 
@@ -24,7 +25,11 @@ export interface RunEvaluation {
   runState?: Extract<DagRunState, "success" | "failed">;
 }
 
-export function evaluateRun(dag: SerializedDag, tis: TiStateRow[], now: number): RunEvaluation {
+/**
+ * @param previousRun task states of the DAG's previous run, for tasks with dependsOnPast; null when
+ *   this is the first run; undefined when not loaded (the DAG has no such task).
+ */
+export function evaluateRun(dag: SerializedDag, tis: TiStateRow[], now: number, previousRun?: PreviousRunStates): RunEvaluation {
   const byTask = new Map(tis.map((ti) => [ti.task_id, ti]));
   const state = new Map<string, TaskState | null>(tis.map((ti) => [ti.task_id, ti.state]));
   const result: RunEvaluation = { fromNone: new Map(), retriesDue: [] };
@@ -54,6 +59,8 @@ export function evaluateRun(dag: SerializedDag, tis: TiStateRow[], now: number):
     if (task.triggerRule === "all_done_setup_success") Object.assign(counts, setupUpstream(task, tasksById, state));
     const decision = evaluateTriggerRule(task.triggerRule, counts);
     if (decision.kind === "wait") continue;
+    // depends_on_past holds a task back from running; a rule that can never pass still decides.
+    if (decision.kind === "run" && !pastDependencyMet(task, previousRun)) continue;
     add(decision.kind === "run" ? "scheduled" : decision.state, ti);
   }
 

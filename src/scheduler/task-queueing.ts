@@ -21,6 +21,8 @@ export interface QueuedTi {
   task_id: string;
   map_index: number;
   try_number: number;
+  max_tries: number;
+  queue: string;
   logical_date: number;
   data_interval_start: number;
   data_interval_end: number;
@@ -29,8 +31,20 @@ export interface QueuedTi {
 
 const warnedPools = new Set<string>();
 
-/** Marks the task instances to run next as queued, in `trx`; returns them with their new try number. */
-export async function queueScheduledTasks(trx: Db, freeSlots: number, now: number, logger: Logger): Promise<QueuedTi[]> {
+/** Each DAG's maxActiveTasks (task instances queued or running at once across its runs), by DAG id. */
+export type MaxActiveTasks = (dagIds: string[]) => Promise<Map<string, number>>;
+
+/**
+ * Marks the task instances to run next as queued, in `trx`; returns them with their new try number.
+ * @param maxActiveTasks the DAGs' limits; without it, DAGs are not limited.
+ */
+export async function queueScheduledTasks(
+  trx: Db,
+  freeSlots: number,
+  now: number,
+  logger: Logger,
+  maxActiveTasks?: MaxActiveTasks,
+): Promise<QueuedTi[]> {
   if (freeSlots <= 0) return [];
   const candidates = await trx
     .selectFrom("task_instance as ti")
@@ -43,6 +57,8 @@ export async function queueScheduledTasks(trx: Db, freeSlots: number, now: numbe
       "ti.task_id",
       "ti.map_index",
       "ti.try_number",
+      "ti.max_tries",
+      "ti.queue",
       "ti.pool",
       "ti.pool_slots",
       "r.logical_date",
@@ -59,8 +75,11 @@ export async function queueScheduledTasks(trx: Db, freeSlots: number, now: numbe
   if (candidates.length === 0) return [];
 
   const poolFree = await freePoolSlots(trx);
+  const dagFree = maxActiveTasks ? await freeDagSlots(trx, candidates.map((c) => c.dag_id), maxActiveTasks) : undefined;
   const picked = candidates
     .filter((c) => {
+      const dagRoom = dagFree?.get(c.dag_id);
+      if (dagRoom !== undefined && dagRoom <= 0) return false;
       const free = poolFree.get(c.pool);
       if (free === undefined) {
         if (!warnedPools.has(c.pool)) {
@@ -71,6 +90,7 @@ export async function queueScheduledTasks(trx: Db, freeSlots: number, now: numbe
       }
       if (free < c.pool_slots) return false;
       poolFree.set(c.pool, free - c.pool_slots);
+      if (dagRoom !== undefined) dagFree!.set(c.dag_id, dagRoom - 1);
       return true;
     })
     .slice(0, freeSlots);
@@ -108,8 +128,11 @@ export function tryRequests(queued: QueuedTi[], dags: Map<string, CachedDag>): T
       runId: ti.run_id,
       mapIndex: ti.map_index,
       tryNumber: ti.try_number,
-      maxTries: task.retries,
+      maxTries: ti.max_tries,
       retryDelayMs: task.retryDelayMs,
+      retryExponentialBackoff: task.retryExponentialBackoff ?? false,
+      maxRetryDelayMs: task.maxRetryDelayMs ?? null,
+      queue: ti.queue,
       kind: task.kind,
       command: task.command,
       modulePath: cached.modulePath,
@@ -125,6 +148,21 @@ export function tryRequests(queued: QueuedTi[], dags: Map<string, CachedDag>): T
     });
   }
   return requests;
+}
+
+/** How many more task instances each DAG may have queued or running (its maxActiveTasks minus those). */
+async function freeDagSlots(trx: Db, dagIds: string[], maxActiveTasks: MaxActiveTasks): Promise<Map<string, number>> {
+  const ids = [...new Set(dagIds)];
+  const limits = await maxActiveTasks(ids);
+  const rows = await trx
+    .selectFrom("task_instance")
+    .select((eb) => ["dag_id", eb.fn.countAll<number>().as("active")])
+    .where("dag_id", "in", ids)
+    .where("state", "in", ["queued", "running"])
+    .groupBy("dag_id")
+    .execute();
+  const active = new Map(rows.map((r) => [r.dag_id, Number(r.active)]));
+  return new Map(ids.map((id) => [id, (limits.get(id) ?? Infinity) - (active.get(id) ?? 0)]));
 }
 
 async function freePoolSlots(trx: Db): Promise<Map<string, number>> {

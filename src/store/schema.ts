@@ -59,6 +59,8 @@ export interface DagRunTable {
   created_at: Ms;
   /** The backfill that owns the run (run_type "backfill"), else null. */
   backfill_id: ColumnType<number | null, number | null | undefined, number | null>;
+  /** A note set by hand (`aloft dags note`). */
+  note: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export type TaskState =
@@ -71,6 +73,7 @@ export type TaskState =
   | "upstream_failed"
   | "up_for_retry"
   | "up_for_reschedule"
+  | "restarting"
   | "removed";
 
 export const TERMINAL_TASK_STATES: readonly TaskState[] = [
@@ -107,6 +110,8 @@ export interface TaskInstanceTable {
   hostname: string | null;
   pid: number | null;
   updated_at: Ms;
+  /** A note set by hand (`aloft tasks note`). */
+  note: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** The task instance a row belongs to, with its readable key, as tries, logs and XComs carry it. */
@@ -127,6 +132,8 @@ export interface TaskTryTable extends TaskInstanceRef {
   start_date: Ms;
   end_date: Ms | null;
   duration_ms: number | null;
+  /** The queue the try was sent to (null for tries recorded before queues were kept). */
+  queue: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** A try's log, in chunks appended as the try runs; read in id order. */

@@ -3,6 +3,7 @@ import { requireDag, triggerDagRun } from "../../scheduler/runs.js";
 import { runDagsTest } from "../dags-test.js";
 import { UsageError } from "../../errors.js";
 import { loadDagFromFile, planNextRuns } from "../next-runs.js";
+import { registerRunOperations } from "./operations.js";
 import { iso, parseConf, parseIsoFlag, printRows, resolveConfig, withStore, type GlobalFlags, withGlobalFlags } from "../context.js";
 
 type JsonFlag = GlobalFlags & { json?: boolean };
@@ -98,9 +99,10 @@ export function registerDagsCommands(program: Command): void {
           logical_date: iso(r.logical_date),
           start_date: iso(r.start_date),
           end_date: iso(r.end_date),
+          note: r.note,
         })),
         Boolean(flags.json),
-        ["run_id", "run_type", "state", "logical_date", "start_date", "end_date"],
+        ["run_id", "run_type", "state", "logical_date", "start_date", "end_date", "note"],
       );
     }),
   );
@@ -117,6 +119,8 @@ export function registerDagsCommands(program: Command): void {
       );
     }),
   );
+
+  registerRunOperations(dags);
 
   dags
     .command("next-runs")

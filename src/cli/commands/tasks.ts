@@ -3,10 +3,11 @@ import { NotFoundError } from "../../errors.js";
 import { findRun } from "../../scheduler/runs.js";
 import { readTryLog, readTryLogAfter } from "../../executor/try-logs.js";
 import type { Store } from "../../store/db.js";
+import { registerTaskOperations } from "./operations.js";
 import { iso, printRows, withStore, type GlobalFlags, withGlobalFlags } from "../context.js";
 
 export function registerTasksCommands(program: Command): void {
-  const tasks = program.command("tasks").description("inspect task instances and their logs");
+  const tasks = program.command("tasks").description("inspect, clear, mark and annotate task instances; read their logs");
 
   withGlobalFlags(
     tasks
@@ -28,12 +29,16 @@ export function registerTasksCommands(program: Command): void {
           start_date: iso(r.start_date),
           end_date: iso(r.end_date),
           duration_ms: r.duration_ms,
+          queue: r.queue,
+          note: r.note,
         })),
         Boolean(flags.json),
-        ["task_id", "state", "try_number", "start_date", "end_date", "duration_ms"],
+        ["task_id", "state", "try_number", "start_date", "end_date", "duration_ms", "note"],
       );
     }),
   );
+
+  registerTaskOperations(tasks);
 
   withGlobalFlags(
     tasks
