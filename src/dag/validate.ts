@@ -125,15 +125,6 @@ type OptionCheck = (value: unknown, where: string) => void;
 const TASK_OPTION_CHECKS: Record<keyof TaskOptions, OptionCheck> = {
   retries: nonNegativeInteger,
   retryDelay: duration,
-  retryExponentialBackoff: boolean,
-  maxRetryDelay: (value, where) => {
-    if (value === null) return;
-    if (duration(value, where) === 0) {
-      throw new DagDefinitionError(`${where} must be greater than 0 (use null for no limit), got ${show(value)}`);
-    }
-  },
-  dependsOnPast: boolean,
-  waitForDownstream: boolean,
   executionTimeout: (value, where) => {
     if (value === null) return;
     if (duration(value, where) === 0) {
@@ -152,11 +143,6 @@ const TASK_OPTION_CHECKS: Record<keyof TaskOptions, OptionCheck> = {
   },
   priorityWeight: (value, where) => {
     if (!Number.isSafeInteger(value)) fail(where, "an integer", value);
-  },
-  weightRule: (value, where) => {
-    if (!(WEIGHT_RULES as readonly unknown[]).includes(value)) {
-      throw new DagDefinitionError(`${where}: unknown weight rule ${show(value)}; valid weight rules: ${WEIGHT_RULES.join(", ")}`);
-    }
   },
   env: (value, where) => {
     if (!isPlainObject(value)) fail(where, "an object of environment variable names to string values", value);
@@ -179,6 +165,20 @@ const TASK_OPTION_CHECKS: Record<keyof TaskOptions, OptionCheck> = {
   onFailure: callback,
   onRetry: callback,
   onSkipped: callback,
+  retryExponentialBackoff: boolean,
+  maxRetryDelay: (value, where) => {
+    if (value === null) return;
+    if (duration(value, where) === 0) {
+      throw new DagDefinitionError(`${where} must be greater than 0 (use null for no limit), got ${show(value)}`);
+    }
+  },
+  dependsOnPast: boolean,
+  waitForDownstream: boolean,
+  weightRule: (value, where) => {
+    if (!(WEIGHT_RULES as readonly unknown[]).includes(value)) {
+      throw new DagDefinitionError(`${where}: unknown weight rule ${show(value)}; valid weight rules: ${WEIGHT_RULES.join(", ")}`);
+    }
+  },
 };
 
 /**
@@ -212,9 +212,6 @@ const DAG_OPTION_CHECKS: Record<keyof DagOptions, OptionCheck> = {
   maxActiveRuns: (value, where) => {
     if (!Number.isSafeInteger(value) || (value as number) < 1) fail(where, "an integer >= 1", value);
   },
-  maxActiveTasks: (value, where) => {
-    if (!Number.isSafeInteger(value) || (value as number) < 1) fail(where, "an integer >= 1", value);
-  },
   params: (value, where) => {
     if (!isPlainObject(value)) fail(where, "a plain object", value);
     // Params are stored in the DB as JSON.
@@ -235,6 +232,9 @@ const DAG_OPTION_CHECKS: Record<keyof DagOptions, OptionCheck> = {
   },
   onSuccess: callback,
   onFailure: callback,
+  maxActiveTasks: (value, where) => {
+    if (!Number.isSafeInteger(value) || (value as number) < 1) fail(where, "an integer >= 1", value);
+  },
 };
 
 /** Checks a DAG's options: types, unknown keys, schedule and timezone, start and end. */
