@@ -2,6 +2,7 @@
  * Tries left behind by a scheduler process that stopped without finishing them. A queued try was never
  * claimed, so it goes back to scheduled with its try number; a running try's runner died with that
  * process, so the try counts as failed (retried if retries are left), with the reason in its log.
+ * A cleared (restarting) try that was never stopped goes back to none for a new try.
  */
 import type { TryRequest } from "../executor/protocol.js";
 import { finishTries } from "../executor/tries.js";
@@ -21,7 +22,29 @@ export async function resetOrphanedTries(store: Store, lease: LeaseHandle, cache
       .set((eb) => ({ state: "scheduled", try_number: eb("try_number", "-", 1), queued_at: null, updated_at: now }))
       .where("state", "=", "queued")
       .executeTakeFirst();
-    return Number(result.numUpdatedRows);
+    // A cleared try whose executor went away before stopping it: nothing runs it any more, so it
+    // goes back to none (its try row is closed) and the scheduler gives it a new try.
+    await trx
+      .updateTable("task_try")
+      .set({ state: "restarting", end_date: now })
+      .where("end_date", "is", null)
+      .where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom("task_instance as ti")
+            .select("ti.id")
+            .whereRef("ti.id", "=", "task_try.ti_id")
+            .whereRef("ti.try_number", "=", "task_try.try_number")
+            .where("ti.state", "=", "restarting"),
+        ),
+      )
+      .execute();
+    const restarted = await trx
+      .updateTable("task_instance")
+      .set({ state: null, end_date: now, updated_at: now })
+      .where("state", "=", "restarting")
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) + Number(restarted.numUpdatedRows);
   });
   const running = await store.db
     .selectFrom("task_instance as ti")
