@@ -11,7 +11,7 @@ import { StaleEpochError } from "../errors.js";
 import type { Executor } from "../executor/executor.js";
 import type { Logger } from "../logging.js";
 import type { Store } from "../store/db.js";
-import type { Database } from "../store/schema.js";
+import { TERMINAL_TASK_STATES, type Database } from "../store/schema.js";
 import { chunks } from "../util/chunks.js";
 import { DagCache } from "./dag-cache.js";
 import { previousRunStates } from "./depends-on-past.js";
@@ -260,13 +260,24 @@ async function writeEvaluations(
         .execute();
     }
     if (evaluation.runState) {
-      await trx
+      const result = await trx
         .updateTable("dag_run")
         .set({ state: evaluation.runState, end_date: now })
         .where("id", "=", runId)
         .where("state", "=", "running")
-        .execute();
-      finished.push([runId, evaluation.runState]);
+        // Memory may be a tick behind a change made by hand (a task cleared): finish only if the DB agrees.
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom("task_instance")
+                .select("id")
+                .where("dag_run_id", "=", runId)
+                .where((eb) => eb.or([eb("state", "is", null), eb("state", "not in", TERMINAL_TASK_STATES)])),
+            ),
+          ),
+        )
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 1) finished.push([runId, evaluation.runState]);
     }
   }
   return finished;
