@@ -39,6 +39,10 @@ dag("markable", {}, () => {
   task("a", () => { throw new Error("a fails"); }).then(task("b", () => 1)).then(task("c", () => 1));
 });
 
+dag("external", {}, () => {
+  bash("slow", "sleep 30");
+});
+
 dag("notes", {}, () => {
   task("t", () => 1);
 });
@@ -187,6 +191,19 @@ for (const dialect of testDialects()) {
         ["mark_failed", "b", "cli"],
         ["mark_failed", "c", "cli"],
       ]);
+    });
+
+    test("a running instance set skipped by someone else (as a run timeout does) has its try stopped", async () => {
+      const runId = await h.trigger("external");
+      await waitState("external", runId, "slow", "running", 1);
+      await h.store.db.updateTable("task_instance").set({ state: "skipped", end_date: Date.now() }).where("dag_id", "=", "external").where("run_id", "=", runId).execute();
+      await waitFor("the try to be stopped", async () => {
+        const row = await h.store.db.selectFrom("task_try").select(["state", "end_date"]).where("dag_id", "=", "external").where("run_id", "=", runId).executeTakeFirst();
+        return row?.end_date ? row : undefined;
+      }, 30_000, 50);
+      assert.match((await h.log("external", runId, "slow")) ?? "", /try stopped: the task instance was set to skipped while the try ran/);
+      assert.equal((await ti("external", runId, "slow")).state, "skipped", "the stopped try's outcome does not overwrite the state");
+      assert.equal((await h.waitForRun("external", runId)).state, "success");
     });
 
     test("notes on runs and task instances are shown by list-runs and tasks states, and logged", async () => {
