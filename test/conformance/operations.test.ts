@@ -43,6 +43,10 @@ dag("external", {}, () => {
   bash("slow", "sleep 30");
 });
 
+dag("run_timeout", { dagrunTimeout: "1s" }, () => {
+  bash("slow", "sleep 30");
+});
+
 dag("notes", {}, () => {
   task("t", () => 1);
 });
@@ -204,6 +208,19 @@ for (const dialect of testDialects()) {
       assert.match((await h.log("external", runId, "slow")) ?? "", /try stopped: the task instance was set to skipped while the try ran/);
       assert.equal((await ti("external", runId, "slow")).state, "skipped", "the stopped try's outcome does not overwrite the state");
       assert.equal((await h.waitForRun("external", runId)).state, "success");
+    });
+
+    test("dagrunTimeout: the skipped instance's running try is stopped by the executor", async () => {
+      const runId = await h.trigger("run_timeout");
+      const done = await h.waitForRun("run_timeout", runId);
+      assert.equal(done.state, "failed");
+      assert.deepEqual(done.tasks, { slow: "skipped" });
+      const tryRow = await waitFor("the try to be stopped", async () => {
+        const row = await h.store.db.selectFrom("task_try").select(["state", "end_date"]).where("dag_id", "=", "run_timeout").where("run_id", "=", runId).executeTakeFirst();
+        return row?.end_date ? row : undefined;
+      }, 30_000, 50);
+      assert.equal(tryRow.state, "skipped");
+      assert.match((await h.log("run_timeout", runId, "slow")) ?? "", /try stopped: the task instance was set to skipped while the try ran/);
     });
 
     test("notes on runs and task instances are shown by list-runs and tasks states, and logged", async () => {
