@@ -39,5 +39,10 @@ export async function previousRunStates(db: Db, runId: number): Promise<Previous
     .executeTakeFirst();
   if (!previous) return null;
   const tis = await db.selectFrom("task_instance").select(["task_id", "state"]).where("dag_run_id", "=", previous.id).execute();
-  return new Map(tis.map((ti) => [ti.task_id, ti.state]));
+  // A mapped task has several instances: it counts as done only when every one of them is.
+  const states: Map<string, TaskState | null> = new Map();
+  for (const ti of tis) {
+    if (!states.has(ti.task_id) || DONE.includes(states.get(ti.task_id)!)) states.set(ti.task_id, ti.state);
+  }
+  return states;
 }
