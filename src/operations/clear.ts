@@ -81,12 +81,13 @@ export async function clearInRun(trx: Db, actor: Actor, { run, dag }: RunAndDag,
   if (options.dryRun || cleared.length === 0) return result;
 
   const now = Date.now();
+  const moved = new Set<number>();
   for (const ti of chosen) {
     const taskRetries = retries.get(ti.task_id);
     // Airflow: the retries come back; a task the DAG no longer has keeps what it had.
     const maxTries = taskRetries === undefined ? Math.max(ti.max_tries, ti.try_number) : ti.try_number + taskRetries;
     const running = ti.state === "running";
-    await trx
+    const update = await trx
       .updateTable("task_instance")
       .set({
         state: running ? "restarting" : null,
@@ -99,10 +100,15 @@ export async function clearInRun(trx: Db, actor: Actor, { run, dag }: RunAndDag,
       .where("id", "=", ti.id)
       // Conditional: an instance that moved since it was read is left to its new owner.
       .where("state", "=", ti.state!)
-      .execute();
+      .executeTakeFirst();
+    if (Number(update.numUpdatedRows) === 0) continue;
+    moved.add(ti.id);
     await logEvent(trx, actor, "clear", { dagId: run.dag_id, runId: run.run_id, taskId: ti.task_id }, { from: ti.state, to: running ? "restarting" : null });
   }
-  if (runFinished) {
+  // Only what this call changed: an instance that moved meanwhile was left alone.
+  result.cleared = cleared.filter((_, i) => moved.has(chosen[i]!.id));
+  if (moved.size === 0) result.runState.to = run.state;
+  if (runFinished && moved.size > 0) {
     await trx
       .updateTable("dag_run")
       .set({ state: "queued", queued_at: now, start_date: null, end_date: null })
