@@ -3,14 +3,35 @@
  * (finished and running task instances), marking tasks and runs, notes; each written to event_log.
  */
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { runCli, waitFor } from "../helpers/aloft.js";
+import { runCli, tempDir, waitFor } from "../helpers/aloft.js";
 import { testDialects } from "../helpers/dialects.js";
 import { Harness } from "../helpers/harness.js";
 
+const callbackFile = path.join(tempDir("operations-callbacks"), "callbacks.txt");
+
 const DAGS = {
   "operations.ts": `
+import fs from "node:fs";
 import { bash, dag, task } from "aloft";
+const note = (line: string) => fs.appendFileSync(${JSON.stringify(callbackFile)}, line + "\\n");
+const taskCallbacks = {
+  onSuccess: (ctx: { runId: string; taskId: string }) => note(\`\${ctx.runId} \${ctx.taskId} success\`),
+  onFailure: (ctx: { runId: string; taskId: string }) => note(\`\${ctx.runId} \${ctx.taskId} failure\`),
+  onSkipped: (ctx: { runId: string; taskId: string }) => note(\`\${ctx.runId} \${ctx.taskId} skipped\`),
+};
+
+// Callbacks everywhere, to show that changes made by hand fire none of them.
+dag("by_hand", { onFailure: (ctx) => note(\`\${ctx.runId} dag failure\`) }, () => {
+  task("slow", () => new Promise((resolve) => setTimeout(resolve, 30_000)), taskCallbacks);
+});
+
+// The control: the same callbacks fire when the engine itself reaches the states.
+dag("by_engine", { onFailure: (ctx) => note(\`\${ctx.runId} dag failure\`) }, () => {
+  task("boom", () => { throw new Error("boom"); }, taskCallbacks);
+});
 
 // Fails on its first try only, so that a clear makes the run succeed.
 dag("flaky", {}, () => {
@@ -221,6 +242,33 @@ for (const dialect of testDialects()) {
       }, 30_000, 50);
       assert.equal(tryRow.state, "skipped");
       assert.match((await h.log("run_timeout", runId, "slow")) ?? "", /try stopped: the task instance was set to skipped while the try ran/);
+    });
+
+    test("callbacks do not fire for changes made by hand (mark a running task success, mark a running run failed)", async () => {
+      const control = await h.trigger("by_engine");
+      assert.equal((await h.waitForRun("by_engine", control)).state, "failed");
+      await waitFor("the control's callbacks", async () => {
+        const lines = fs.existsSync(callbackFile) ? fs.readFileSync(callbackFile, "utf8") : "";
+        return lines.includes(`${control} boom failure`) && lines.includes(`${control} dag failure`) ? true : undefined;
+      }, 30_000, 100);
+
+      const marked = await h.trigger("by_hand", { logicalDate: Date.parse("2025-05-01T00:00:00Z") });
+      await waitState("by_hand", marked, "slow", "running", 1);
+      assert.equal((await cli("tasks", "mark", "by_hand", marked, "slow", "success")).code, 0);
+      const failedRun = await h.trigger("by_hand", { logicalDate: Date.parse("2025-05-02T00:00:00Z") });
+      await waitState("by_hand", failedRun, "slow", "running", 1);
+      assert.equal((await cli("dags", "mark-run", "by_hand", failedRun, "failed")).code, 0);
+      for (const runId of [marked, failedRun]) {
+        await waitFor(`the try of ${runId} to be stopped`, async () => {
+          const log = await h.log("by_hand", runId, "slow");
+          return log?.includes("try stopped") ? true : undefined;
+        }, 30_000, 100);
+      }
+      await new Promise((r) => setTimeout(r, 2_000)); // time for any callback to (wrongly) run
+      const lines = fs.existsSync(callbackFile) ? fs.readFileSync(callbackFile, "utf8") : "";
+      assert.doesNotMatch(lines, new RegExp(`${marked}|${failedRun}`), `no callback for hand changes, got:\n${lines}`);
+      const requests = await h.store.db.selectFrom("callback_request").select("run_id").where("dag_id", "=", "by_hand").execute();
+      assert.deepEqual(requests, []);
     });
 
     test("notes on runs and task instances are shown by list-runs and tasks states, and logged", async () => {
