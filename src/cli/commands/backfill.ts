@@ -105,14 +105,14 @@ export function registerBackfillCommands(program: Command): void {
       }
       if (!flags.json) process.stdout.write(`created backfill ${row.id} of ${dagId}: ${queued} runs queued, ${dates.length - queued} dates skipped\n`);
       if (flags.detach) return;
-      // Follow until every run of the backfill has finished.
+      // Follow until the scheduler has marked the backfill completed (every run finished) or it was cancelled.
       let last = "";
       for (;;) {
         const [progress] = await listBackfills(store.db, undefined, row.id);
         const line = progressLine(progress!);
         if (line !== last && !flags.json) process.stdout.write(`${line}\n`);
         last = line;
-        if (progress!.queued + progress!.running === 0) {
+        if (progress!.total === 0 || progress!.state === "completed" || progress!.state === "cancelled") {
           if (flags.json) process.stdout.write(`${JSON.stringify(progress)}\n`);
           process.exitCode = progress!.failed > 0 ? 1 : 0;
           return;
