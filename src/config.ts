@@ -33,6 +33,15 @@ export interface AloftConfig {
   port: number;
   /** trace, debug, info, warn, error. Default info. */
   logLevel: string;
+  /**
+   * Key that encrypts connection passwords, extras and variables at rest (any string; hashed to an
+   * AES-256 key). Default "": a random key generated once into `$ALOFT_HOME/secret_key`.
+   */
+  secretKey: string;
+  /** Largest XCom value (JSON bytes) a task may push or return. Default 1048576 (1 MiB). */
+  xcomMaxBytes: number;
+  /** Most task instances one mapped task may expand into. Default 1024. */
+  maxMapLength: number;
 }
 
 type Source = "default" | "file" | "env" | "flag";
@@ -60,6 +69,9 @@ const SETTINGS: Setting[] = [
   { key: "shutdownGraceMs", name: "shutdown_grace_ms", kind: "int", fallback: () => 30_000 },
   { key: "port", name: "port", kind: "int", fallback: () => 8080 },
   { key: "logLevel", name: "log_level", kind: "string", fallback: () => "info" },
+  { key: "secretKey", name: "secret_key", kind: "string", secret: true, fallback: () => "" },
+  { key: "xcomMaxBytes", name: "xcom_max_bytes", kind: "int", fallback: () => 1_048_576 },
+  { key: "maxMapLength", name: "max_map_length", kind: "int", fallback: () => 1024 },
 ];
 
 export interface ResolvedConfig {
@@ -120,9 +132,14 @@ export function describeConfig(resolved: ResolvedConfig): Array<{ name: string; 
   const rows = [{ name: "home", value: resolved.config.home, source: resolved.sources.home }];
   for (const s of SETTINGS) {
     const value = String(resolved.config[s.key]);
-    rows.push({ name: s.name, value: s.secret ? maskDatabaseUrl(value) : value, source: resolved.sources[s.key] });
+    rows.push({ name: s.name, value: s.secret ? maskSecret(s, value) : value, source: resolved.sources[s.key] });
   }
   return rows;
+}
+
+function maskSecret(setting: Setting, value: string): string {
+  if (setting.key === "databaseUrl") return maskDatabaseUrl(value);
+  return value === "" ? "" : "***";
 }
 
 function readConfigFile(file: string, mustExist: boolean): Record<string, unknown> {

@@ -14,6 +14,8 @@ import { renewLease, takeLease, type LeaseHandle } from "./scheduler/lease.js";
 import { resetOrphanedTries } from "./scheduler/orphans.js";
 import { Scheduler } from "./scheduler/scheduler.js";
 import type { Store } from "./store/db.js";
+import { SecretBox } from "./runtime/secrets.js";
+import { StoreRuntimeService } from "./runtime/service.js";
 
 /** How long the lease of a standalone scheduler lasts without renewal. */
 const LEASE_MS = 30_000;
@@ -48,12 +50,15 @@ export async function startEngine({ store, config, logger }: EngineOptions): Pro
   const firstParse = await processDagFolder(processorOptions);
   await resetOrphanedTries(store, lease, new DagCache(store), logger);
 
+  const runtime = new StoreRuntimeService(store, { box: SecretBox.open(config.secretKey, config.home), xcomMaxBytes: config.xcomMaxBytes });
   const executor = new LocalExecutor(store, {
     parallelism: config.parallelism,
     warmRunners: config.warmRunners,
     logger,
+    runtime,
+    xcomMaxBytes: config.xcomMaxBytes,
   });
-  const scheduler = new Scheduler({ store, lease, executor, logger });
+  const scheduler = new Scheduler({ store, lease, executor, logger, maxMapLength: config.maxMapLength });
   // DAG callbacks (and task callbacks of killed tries) run in processes of their own.
   const callbacks = new CallbackRunner({ store, logger });
   await callbacks.start();

@@ -6,7 +6,11 @@ export type { Asset, AssetAll, AssetAny, AssetExpression } from "./dag/assets.js
 export { TRIGGER_RULES, WEIGHT_RULES } from "./dag/types.js";
 export { branch, shortCircuit, sensor, setup, teardown, group } from "./dag/structure.js";
 export type { BranchFunction, BranchResult, GroupOptions, ShortCircuitOptions, TeardownOptions } from "./dag/structure.js";
+export { param } from "./dag/params.js";
+export type { Param, ParamSchema } from "./dag/params.js";
 export type {
+  ConnectionAccess,
+  ConnectionInfo,
   Dag,
   DagCallback,
   DagCallbackContext,
@@ -26,4 +30,6 @@ export type {
   TaskRef,
   TriggerRule,
   WeightRule,
+  VariableAccess,
+  XComAccess,
 } from "./dag/types.js";

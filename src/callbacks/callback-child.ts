@@ -9,6 +9,7 @@ import { takeRegisteredDags } from "../dag/registry.js";
 import type { DagCallbackContext, TaskCallbackContext, TaskLogger } from "../dag/types.js";
 import { dieWithParent } from "../util/orphan-watchdog.js";
 import type { CallbackJob, FromCallbackProcess, ToCallbackProcess } from "./protocol.js";
+import { unavailableRuntime } from "../runtime/runner-runtime.js";
 
 dieWithParent({ wholeGroup: false });
 
@@ -79,6 +80,9 @@ async function run(job: CallbackJob): Promise<void> {
     params: { ...job.params, ...job.conf },
     conf: job.conf,
     log,
+    mapIndex: -1,
+    item: undefined,
+    ...unavailableRuntime(`DAG '${job.dagId}', task '${task.taskId}', callback ${job.callback}`),
     ...(job.error !== undefined ? { error: job.error } : {}),
   };
   await callback(context);

@@ -19,6 +19,8 @@ import { triggerDagRun } from "../scheduler/runs.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import { openStore } from "../store/db.js";
 import { migrate } from "../store/migrate.js";
+import { SecretBox } from "../runtime/secrets.js";
+import { StoreRuntimeService } from "../runtime/service.js";
 
 export interface DagsTestOptions {
   dag?: string;
@@ -27,6 +29,8 @@ export interface DagsTestOptions {
   parseTimeoutMs: number;
   parallelism: number;
   verbose: boolean;
+  /** Largest XCom value in JSON bytes. Default 1 MiB. */
+  xcomMaxBytes?: number;
   /** Called as tasks finish, with their id and state (for progress lines). */
   onTaskFinished?: (taskId: string, state: string) => void;
 }
@@ -77,7 +81,9 @@ export async function runDagsTest(file: string, options: DagsTestOptions): Promi
 
     const run = await triggerDagRun(store, dagId, { conf: options.conf, logicalDate: options.logicalDate });
     const lease = await takeLease(store, `dags-test:${process.pid}`, 3_600_000);
-    const executor = new LocalExecutor(store, { parallelism: options.parallelism, warmRunners: 1, logger });
+    // A throwaway database has no variables or connections, but XCom and mapping work as in standalone.
+    const runtime = new StoreRuntimeService(store, { box: SecretBox.open("", home), xcomMaxBytes: options.xcomMaxBytes ?? 1_048_576 });
+    const executor = new LocalExecutor(store, { parallelism: options.parallelism, warmRunners: 1, logger, runtime, xcomMaxBytes: options.xcomMaxBytes });
     // Progress lines, in the order tries finished; awaited before the result is returned.
     let progressLines = Promise.resolve();
     const progress = options.onTaskFinished;
@@ -111,7 +117,7 @@ export async function runDagsTest(file: string, options: DagsTestOptions): Promi
 
     const tis = await store.db
       .selectFrom("task_instance")
-      .select(["id", "task_id", "state", "try_number"])
+      .select(["id", "task_id", "map_index", "state", "try_number"])
       .where("dag_run_id", "=", run.id)
       .orderBy("id")
       .execute();
@@ -120,7 +126,12 @@ export async function runDagsTest(file: string, options: DagsTestOptions): Promi
       failedLogs[ti.task_id] = (await readTryLog(store, ti.id, ti.try_number)) ?? "";
     }
     return {
-      result: { dag_id: dagId, run_id: run.run_id, state, tasks: Object.fromEntries(tis.map((t) => [t.task_id, t.state])) },
+      result: {
+        dag_id: dagId,
+        run_id: run.run_id,
+        state,
+        tasks: Object.fromEntries(tis.map((t) => [t.map_index < 0 ? t.task_id : `${t.task_id}[${t.map_index}]`, t.state])),
+      },
       failedLogs,
     };
   } finally {

@@ -5,11 +5,13 @@ import { VERSION } from "../version.js";
 import { registerAssetsCommands } from "./commands/assets.js";
 import { registerBackfillCommands } from "./commands/backfill.js";
 import { registerConfigCommands } from "./commands/config.js";
+import { registerConnectionsCommands } from "./commands/connections.js";
 import { registerDagsCommands } from "./commands/dags.js";
 import { registerDbCommands } from "./commands/db.js";
 import { registerPoolsCommands } from "./commands/pools.js";
 import { registerStandaloneCommand } from "./commands/standalone.js";
 import { registerTasksCommands } from "./commands/tasks.js";
+import { registerVariablesCommands } from "./commands/variables.js";
 
 export function buildProgram(): Command {
   const program = new Command("aloft")
@@ -25,6 +27,8 @@ export function buildProgram(): Command {
   registerAssetsCommands(program);
   registerPoolsCommands(program);
   registerConfigCommands(program);
+  registerVariablesCommands(program);
+  registerConnectionsCommands(program);
   return program;
 }
 

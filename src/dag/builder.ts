@@ -9,6 +9,8 @@
  */
 
 import { DagDefinitionError } from "../errors.js";
+import { checkTemplateSyntax } from "../runtime/templates.js";
+import { splitParams } from "./params.js";
 import { registerDag } from "./registry.js";
 import { serializeDag } from "./serialize.js";
 import type {
@@ -44,6 +46,7 @@ class DagNode implements Dag {
   readonly openGroups: GroupNode[] = [];
   /** Set once the build function has returned; the DAG is then validated and may not change. */
   built = false;
+  paramSchemas?: Record<string, Record<string, unknown>>;
 
   constructor(
     readonly dagId: string,
@@ -69,6 +72,7 @@ class TaskNode implements TaskRef {
   readonly sensorOptions?: Readonly<SensorOptions>;
   readonly ignoreDownstreamTriggerRules?: boolean;
   readonly group?: GroupNode;
+  expandSource?: TaskNode;
 
   constructor(
     readonly owner: DagNode,
@@ -96,6 +100,19 @@ class TaskNode implements TaskRef {
 
   after(previous: Dependable | readonly Dependable[]): TaskRef {
     for (const upstream of taskList(previous, this, "after", "leaves")) link(upstream, this);
+    return this;
+  }
+
+  expand(source: TaskRef): TaskRef {
+    const where = taskLabel(this.dagId, this.taskId);
+    if (Array.isArray(source) || source instanceof GroupNode) {
+      throw new DagDefinitionError(`${where}: expand() takes one task, whose return value is the list to map over`);
+    }
+    const [node] = taskList(source, this, "expand", "leaves");
+    if (this.expandSource) throw new DagDefinitionError(`${where}: expand() was already called (over '${this.expandSource.taskId}'); a task maps over one list`);
+    if (node === this) throw new DagDefinitionError(`${where}: a task cannot expand over its own return value`);
+    link(node!, this);
+    this.expandSource = node;
     return this;
   }
 }
@@ -161,11 +178,21 @@ const building: DagNode[] = [];
 export function dag(id: string, options: DagOptions, build: () => void): Dag {
   validateDagId(id);
   validateDagOptions(id, options);
+  const { defaults: params, schemas: paramSchemas } = splitParams(id, options.params);
+  if (options.params !== undefined) options = { ...options, params };
+  const required = Object.keys(paramSchemas).filter((name) => params?.[name] === undefined);
+  if (required.length > 0 && options.schedule != null) {
+    // Scheduled runs have no conf to supply them (Airflow refuses this too).
+    throw new DagDefinitionError(
+      `${dagLabel(id)}: param ${required.map((n) => `'${n}'`).join(", ")} has no default, so the DAG cannot have a schedule; give a default or use schedule: null`,
+    );
+  }
   if (typeof build !== "function") {
     throw new DagDefinitionError(`${dagLabel(id)}: the third argument of dag() must be a function that declares the tasks`);
   }
 
   const node = new DagNode(id, freezeDagOptions(options));
+  if (Object.keys(paramSchemas).length > 0) node.paramSchemas = paramSchemas;
   building.push(node);
   try {
     const result: unknown = build();
@@ -211,6 +238,16 @@ export function bash(id: string, command: string, options?: TaskOptions): TaskRe
   const owner = ownerOf(id);
   if (typeof command !== "string" || command.trim() === "") {
     throw new DagDefinitionError(`${taskLabel(owner.dagId, id)}: bash() needs a non-empty command string as its second argument`);
+  }
+  // Template syntax errors are load-time errors; names are only known when the try renders.
+  const where = taskLabel(owner.dagId, id);
+  try {
+    checkTemplateSyntax(where, "the command", command);
+    for (const [name, value] of Object.entries(options?.env ?? {})) {
+      if (typeof value === "string") checkTemplateSyntax(where, `env ${name}`, value);
+    }
+  } catch (error) {
+    throw new DagDefinitionError((error as Error).message);
   }
   return addTask(owner, id, "bash", options, undefined, command);
 }

@@ -26,8 +26,11 @@ export const TASK_DEFAULTS = Object.freeze({
   weightRule: "downstream",
   env: Object.freeze({}),
   outlets: Object.freeze([]),
+  xcomPush: true,
 }) satisfies Readonly<
-  Required<Pick<TaskOptions, "retries" | "retryDelay" | "executionTimeout" | "triggerRule" | "queue" | "pool" | "poolSlots" | "priorityWeight" | "env" | "outlets">>
+  Required<
+    Pick<TaskOptions, "retries" | "retryDelay" | "executionTimeout" | "triggerRule" | "queue" | "pool" | "poolSlots" | "priorityWeight" | "env" | "outlets" | "xcomPush">
+  >
 >;
 
 /** The options that have a built-in default (callbacks and setup/teardown flags have none). */
@@ -66,6 +69,7 @@ export function serializeDag(dag: Dag, fileloc: string): SerializedDag {
     maxActiveTasks: options.maxActiveTasks ?? DAG_DEFAULTS.maxActiveTasks,
     // A JSON round trip: a deep copy that holds exactly what the DB will store.
     params: JSON.parse(JSON.stringify(options.params ?? {})) as Record<string, unknown>,
+    ...(dag.paramSchemas ? { paramSchemas: JSON.parse(JSON.stringify(dag.paramSchemas)) as Record<string, Record<string, unknown>> } : {}),
     tasks: topologicalOrder(dag.tasks).map((task) => serializeTask(dag, task, order)),
     ...structureOfDag(dag),
   };
@@ -134,6 +138,8 @@ function serializeTask(dag: Dag, task: TaskRef, order: ReadonlyMap<TaskRef, numb
     priorityWeight: option("priorityWeight"),
     weightRule: option("weightRule"),
     env: { ...option("env") },
+    ...(task.kind === "bash" ? { xcomPush: option("xcomPush") } : {}),
+    ...(task.expandSource ? { expandFrom: task.expandSource.taskId } : {}),
     upstream: byDefinition(task.upstream),
     downstream: byDefinition(task.downstream),
     ...(option("outlets").length > 0 ? { outlets: option("outlets").map((a) => a.uri) } : {}),

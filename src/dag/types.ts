@@ -64,7 +64,7 @@ export interface TaskOptions {
    * "upstream" (plus every task before it) or "absolute" (own weight only). Default "downstream".
    */
   weightRule?: WeightRule;
-  /** Environment variables set for the try (bash command or function). Default {}. */
+  /** Environment variables set for the try (bash command or function); bash tasks render them as templates. Default {}. */
   env?: Record<string, string>;
   /** Assets this task updates: each success records an event for each, which may trigger DAGs scheduled on them. Default []. */
   outlets?: readonly Asset[];
@@ -82,6 +82,47 @@ export interface TaskOptions {
   onRetry?: TaskCallback;
   /** Called when the task skipped itself (SkipTask, bash exit 99, sensor softFail). Default: none. */
   onSkipped?: TaskCallback;
+  /** Bash tasks: store the last line of stdout as the task's XCom "return_value" (Airflow's do_xcom_push). Default true. */
+  xcomPush?: boolean;
+}
+
+/** `ctx.xcom`: values passed between the tasks of a run. */
+export interface XComAccess {
+  /** Stores `value` (JSON-serializable) under `key` for this task instance; over xcom_max_bytes fails the try. */
+  push(key: string, value: unknown): Promise<void>;
+  /**
+   * A value a task of this run stored: its return value by default. From a mapped task without
+   * `mapIndex`: the array of its instances' values, by map index. undefined when there is none.
+   */
+  pull<T = unknown>(options: { taskId: string; key?: string; mapIndex?: number }): Promise<T | undefined>;
+}
+
+/** `ctx.variables`: Aloft Variables (`aloft variables set`). */
+export interface VariableAccess {
+  /**
+   * The variable's value (parsed as JSON with `{ json: true }`); `defaultValue` when it does not
+   * exist, or an error when no default is given.
+   */
+  get<T = string>(key: string, defaultValue?: T, options?: { json?: boolean }): Promise<T>;
+}
+
+/** A connection as `ctx.connections.get(id)` returns it. */
+export interface ConnectionInfo {
+  connId: string;
+  connType: string;
+  host: string | null;
+  schema: string | null;
+  login: string | null;
+  password: string | null;
+  port: number | null;
+  extra: Record<string, unknown>;
+  description: string | null;
+}
+
+/** `ctx.connections`: Aloft Connections (`aloft connections add`). */
+export interface ConnectionAccess {
+  /** The connection; an error when it does not exist. Its password is masked in the try's log. */
+  get(connId: string): Promise<ConnectionInfo>;
 }
 
 /** The task callbacks a task may set. */
@@ -133,6 +174,13 @@ export interface TaskContext {
   conf: Record<string, unknown>;
   /** Writes structured lines to the try's log. */
   log: TaskLogger;
+  /** -1, or for an instance of a mapped task, its index in the list it was expanded over. */
+  mapIndex: number;
+  /** For an instance of a mapped task: its element of the list (undefined otherwise). */
+  item: unknown;
+  xcom: XComAccess;
+  variables: VariableAccess;
+  connections: ConnectionAccess;
 }
 
 export interface TaskLogger {
@@ -176,7 +224,10 @@ export interface DagOptions {
   maxActiveRuns?: number;
   /** Task instances of this DAG queued or running at once, across all its runs. Default 16. */
   maxActiveTasks?: number;
-  /** Default params, overridden by a run's conf. Default {}. */
+  /**
+   * Default params, overridden by a run's conf. A value made with `param(default, schema)` is also
+   * validated (JSON Schema) when the DAG loads and when a run is triggered. Default {}.
+   */
   params?: Record<string, unknown>;
   /** Task options applied to every task of the DAG (a task's own options win). */
   defaults?: TaskOptions;
@@ -254,6 +305,10 @@ export interface SerializedTask {
   /** Absent in DAGs serialized before the option existed: read as "downstream". */
   weightRule?: WeightRule;
   env: Record<string, string>;
+  /** Bash tasks: push the last line of stdout as return_value. */
+  xcomPush?: boolean;
+  /** A mapped task: the upstream task whose return value (a list) it is expanded over. */
+  expandFrom?: string;
   /** Task ids this task waits for. */
   upstream: string[];
   /** Task ids that wait for this task. */
@@ -298,6 +353,8 @@ export interface SerializedDag {
   /** Absent in DAGs serialized before the option existed: read as 16. */
   maxActiveTasks?: number;
   params: Record<string, unknown>;
+  /** JSON Schemas of the params declared with `param()`, by name. */
+  paramSchemas?: Record<string, Record<string, unknown>>;
   /** Tasks in a topological order. */
   tasks: SerializedTask[];
   /** The task groups, outer before inner (absent when the DAG has none). */
@@ -353,6 +410,13 @@ export interface TaskRef {
   then<T extends Dependable | readonly Dependable[]>(next: T): T;
   /** Makes this task wait for `previous` (a task, or each task of an array); returns this task. */
   after(previous: Dependable | readonly Dependable[]): TaskRef;
+  /**
+   * Makes this a mapped task: one instance per element of the list `source` returns at run time
+   * (`ctx.item`, `ctx.mapIndex`; `{{ item }}` in bash templates). Also makes it wait for `source`.
+   */
+  expand(source: TaskRef): TaskRef;
+  /** The task this mapped task is expanded over. */
+  readonly expandSource?: TaskRef;
 }
 
 /** A DAG built by `dag()`: validated and registered. */
@@ -361,6 +425,8 @@ export interface Dag {
   readonly options: Readonly<DagOptions>;
   /** Tasks by id, in definition order. */
   readonly tasks: ReadonlyMap<string, TaskRef>;
+  /** JSON Schemas of params declared with `param()`. */
+  readonly paramSchemas?: Readonly<Record<string, Record<string, unknown>>>;
   /** The DAG as stored in the DB, with every default applied; `fileloc` is the DAG file's absolute path. */
   serialize(fileloc: string): SerializedDag;
 }

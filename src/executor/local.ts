@@ -10,6 +10,7 @@ import { retryUntilDone } from "../util/retry.js";
 import type { Executor, FinishedTi } from "./executor.js";
 import type { TryRequest } from "./protocol.js";
 import { RunnerPool } from "./runner-pool.js";
+import type { RuntimeService } from "../runtime/service.js";
 import { appendTryLogs, LOG_FLUSH_MS, type LogChunk } from "./try-logs.js";
 import { settleStoppedTries, stopReason } from "./stopped-tries.js";
 import { claimTries, finishTries, type FinishedTry } from "./tries.js";
@@ -25,6 +26,10 @@ export interface LocalExecutorOptions {
    * (cleared, marked by hand) and stops those. Default 1000 ms.
    */
   watchIntervalMs?: number;
+  /** Answers running tries' calls for XCom, Variables and Connections. Default: none (those calls fail). */
+  runtime?: RuntimeService;
+  /** Largest XCom value in JSON bytes (config xcom_max_bytes). Default: no limit. */
+  xcomMaxBytes?: number;
 }
 
 export class LocalExecutor implements Executor {
@@ -56,6 +61,7 @@ export class LocalExecutor implements Executor {
       warm: options.warmRunners,
       logger: options.logger,
       onLog: (request, text) => this.logs.push({ request, text, at: Date.now() }),
+      runtime: options.runtime,
     });
     this.logTimer = setInterval(() => {
       this.flushing = this.flushing.then(() => this.flushLogs());
@@ -73,6 +79,8 @@ export class LocalExecutor implements Executor {
 
   submit(requests: TryRequest[]): void {
     if (requests.length === 0) return;
+    const limit = this.options.xcomMaxBytes;
+    if (limit !== undefined) requests = requests.map((r) => ({ ...r, xcomMaxBytes: limit }));
     this.inFlight += requests.length;
     void this.claimAndRun(requests);
   }

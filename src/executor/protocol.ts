@@ -30,6 +30,8 @@ export interface TryRequest {
   kind: TaskKind;
   /** bash tasks: the command. */
   command?: string;
+  /** bash tasks: push the last line of stdout as return_value (default true). */
+  xcomPush?: boolean;
   /** function tasks: the compiled DAG module that defines the function. */
   modulePath: string;
   env: Record<string, string>;
@@ -46,6 +48,8 @@ export interface TryRequest {
   sensor?: SensorRequest;
   /** The task callbacks the task defines (absent when none). */
   callbacks?: TaskCallbackName[];
+  /** Largest XCom value in JSON bytes (config xcom_max_bytes); set by the executor. Default: no limit. */
+  xcomMaxBytes?: number;
 }
 
 export type TryState = "success" | "failed" | "skipped" | "up_for_reschedule";
@@ -68,9 +72,23 @@ export interface TryOutcome {
   callbacksRan?: boolean;
 }
 
-export type ToRunner = { type: "run"; request: TryRequest };
+/**
+ * The runtime channel: a running try asks the process that holds the DB for data (XCom, Variables,
+ * Connections, its map item) with a call; the answer comes back as a reply with the same id.
+ */
+export interface RuntimeCall {
+  type: "call";
+  id: number;
+  tiId: number;
+  method: string;
+  args: Record<string, unknown>;
+}
+export type RuntimeReply = { type: "reply"; id: number; ok: true; value?: unknown } | { type: "reply"; id: number; ok: false; error: string };
+
+export type ToRunner = { type: "run"; request: TryRequest } | RuntimeReply;
 /** Log text goes to the executor in chunks while the try runs; `done` carries the last one. */
 export type FromRunner =
   | { type: "ready" }
   | { type: "log"; tiId: number; text: string }
+  | RuntimeCall
   | { type: "done"; tiId: number; outcome: TryOutcome; log: string };

@@ -13,6 +13,9 @@ import { dieWithParent } from "../util/orphan-watchdog.js";
 import { logLine } from "./try-logs.js";
 import { bashBranchChoice, branchOutcome, pokeResult, runSensor, shortCircuitOutcome } from "./structure-outcome.js";
 import { callbackFor, runTaskCallback } from "./task-callbacks.js";
+import { RuntimeClient, TryRuntime } from "../runtime/runner-runtime.js";
+import { renderTemplates } from "../runtime/templates.js";
+import { RETURN_VALUE_KEY } from "../runtime/xcom.js";
 
 /** Airflow's BashOperator convention: exit code 99 means "skip this task". */
 const BASH_SKIP_EXIT_CODE = 99;
@@ -34,9 +37,14 @@ process.on("disconnect", () => {
   }
 });
 
+const runtimeClient = new RuntimeClient((call) => send(call));
+/** The running try's runtime (its secrets are masked in everything it logs) and, when mapped, its item. */
+let runtime: TryRuntime | undefined;
+let currentItem: unknown;
+
 process.on("message", (message: ToRunner) => {
-  if (message.type !== "run") return;
-  void runTry(message.request);
+  if (message.type === "reply") runtimeClient.onReply(message);
+  else if (message.type === "run") void runTry(message.request);
 });
 
 send({ type: "ready" });
@@ -51,27 +59,36 @@ let currentTi: number | undefined;
 let flushScheduled: NodeJS.Immediate | undefined;
 
 function writeLog(text: string): void {
+  // Output after a try ended (a stray timer) must not land, unmasked, in the next try's log.
+  if (!runtime) return;
   pendingLog += text;
   flushScheduled ??= setImmediate(flushLog);
 }
 
-function flushLog(): void {
+function flushLog(final = false): void {
   flushScheduled = undefined;
-  if (pendingLog && currentTi !== undefined) send({ type: "log", tiId: currentTi, text: takeLog() });
+  if (!pendingLog || currentTi === undefined) return;
+  const text = takeLog(final);
+  if (text) send({ type: "log", tiId: currentTi, text });
 }
 
-function takeLog(): string {
+/**
+ * The pending log text with the try's secrets masked. Unless `final`, a tail that could be the start
+ * of a secret stays pending, so a secret split across two writes is still masked once it is whole.
+ */
+function takeLog(final = true): string {
   if (flushScheduled) clearImmediate(flushScheduled);
   flushScheduled = undefined;
-  const text = pendingLog;
-  pendingLog = "";
-  return text;
+  const masked = runtime ? runtime.mask(pendingLog) : pendingLog;
+  const held = final || !runtime ? 0 : runtime.secretPrefixAtEnd(masked);
+  pendingLog = held > 0 ? masked.slice(masked.length - held) : "";
+  return masked.slice(0, masked.length - held);
 }
 
 // IPC writes to an idle pipe go out at once, so flushing here reaches the executor before the exit.
 const exit = process.exit.bind(process);
 process.exit = ((code?: number) => {
-  flushLog();
+  flushLog(true);
   return exit(code);
 }) as typeof process.exit;
 process.on("uncaughtException", (error) => {
@@ -81,13 +98,18 @@ process.on("uncaughtException", (error) => {
 
 async function runTry(request: TryRequest): Promise<void> {
   currentTi = request.tiId;
+  runtime = new TryRuntime(runtimeClient, request);
+  currentItem = undefined;
+  const rt = runtime;
   const write = writeLog;
-  write(logLine("INFO", `starting try ${request.tryNumber} of ${request.dagId}.${request.taskId} (run ${request.runId}) in runner pid ${process.pid}`));
+  const mapped = request.mapIndex >= 0 ? ` map index ${request.mapIndex}` : "";
+  write(logLine("INFO", `starting try ${request.tryNumber} of ${request.dagId}.${request.taskId}${mapped} (run ${request.runId}) in runner pid ${process.pid}`));
   let outcome: TryOutcome;
   const withCallbacks = await callbackTask(request);
   try {
+    if (request.mapIndex >= 0) currentItem = await rt.mapItem();
     if (withCallbacks) await runCallback(request, withCallbacks, "onExecute", undefined);
-    outcome = request.kind === "bash" ? await runBashTask(request, write) : await runFunction(request, write);
+    outcome = request.kind === "bash" ? await runBashTask(request, rt, write) : await runFunction(request, rt, write);
   } catch (error) {
     outcome = { state: "failed", error: describeError(error) };
   }
@@ -100,6 +122,7 @@ async function runTry(request: TryRequest): Promise<void> {
   write(logLine(outcome.state === "failed" ? "ERROR" : "INFO", `try ended: ${outcome.state}${detail}`));
   send({ type: "done", tiId: request.tiId, outcome, log: takeLog() });
   currentTi = undefined;
+  runtime = undefined;
 }
 
 function contextEnv(request: TryRequest): Record<string, string> {
@@ -110,6 +133,7 @@ function contextEnv(request: TryRequest): Record<string, string> {
     ALOFT_TRY_NUMBER: String(request.tryNumber),
     ALOFT_LOGICAL_DATE: new Date(request.logicalDate).toISOString(),
     ALOFT_DS: new Date(request.logicalDate).toISOString().slice(0, 10),
+    ALOFT_MAP_INDEX: String(request.mapIndex),
   };
 }
 
@@ -140,21 +164,25 @@ async function runCallback(
   }
 }
 
-/** A bash task; a bash sensor checks by running its command (exit 0: done; any other code: not yet). */
-async function runBashTask(request: TryRequest, write: (text: string) => void): Promise<TryOutcome> {
-  if (request.operator === "branch") return runBashBranch(request, write);
-  if (!request.sensor) return runBash(request, write);
+/**
+ * A bash task; a bash sensor checks by running its command (exit 0: done; any other code: not yet).
+ * The command and env are rendered once per try, before the first run.
+ */
+async function runBashTask(request: TryRequest, rt: TryRuntime, write: (text: string) => void): Promise<TryOutcome> {
+  const rendered = await renderBash(request, rt, currentItem);
+  if (request.operator === "branch") return runBashBranch(request, rendered, write);
+  if (!request.sensor) return runBash(request, rendered, write, { pushXcom: request.xcomPush !== false, rt });
   return runSensor(
     request.sensor,
-    async () => ({ done: (await runBash(request, write)).state === "success" }),
+    async () => ({ done: (await runBash(request, rendered, write)).state === "success" }),
     (message) => write(logLine("INFO", message)),
   );
 }
 
 /** A bash branch: the command's last line of output names the chosen direct downstream tasks. */
-async function runBashBranch(request: TryRequest, write: (text: string) => void): Promise<TryOutcome> {
+async function runBashBranch(request: TryRequest, rendered: RenderedBash, write: (text: string) => void): Promise<TryOutcome> {
   let stdout = "";
-  const outcome = await runBash(request, write, (text) => (stdout += text));
+  const outcome = await runBash(request, rendered, write, { onStdout: (text) => (stdout += text) });
   if (outcome.state !== "success") return outcome;
   const task = (await loadDags(request.modulePath)).get(request.dagId)?.tasks.get(request.taskId);
   if (!task) return { state: "failed", error: `task ${request.taskId} of DAG ${request.dagId} is not defined by module ${request.modulePath}` };
@@ -163,27 +191,111 @@ async function runBashBranch(request: TryRequest, write: (text: string) => void)
   return outcomeOfChoice;
 }
 
-function runBash(request: TryRequest, write: (text: string) => void, onStdout?: (text: string) => void): Promise<TryOutcome> {
+/** The last line of a stream (the one before a final newline), keeping at most `cap` characters of it. */
+class LastLine {
+  private complete = "";
+  private partial = "";
+  seen = false;
+
+  constructor(private readonly cap: number) {}
+
+  add(text: string): void {
+    if (text === "") return;
+    this.seen = true;
+    const parts = text.split("\n");
+    if (parts.length === 1) {
+      this.partial = (this.partial + text).slice(0, this.cap);
+      return;
+    }
+    this.complete = (parts.length === 2 ? this.partial + parts[0] : parts[parts.length - 2]!).slice(0, this.cap);
+    this.partial = parts[parts.length - 1]!.slice(0, this.cap);
+  }
+
+  value(): string {
+    return (this.partial !== "" ? this.partial : this.complete).replace(/\r$/, "");
+  }
+}
+
+function isTemplate(text: string): boolean {
+  return /\{\{|\{%|\{#/.test(text);
+}
+
+/** Renders the command and env values of a bash try and stores them (secrets masked) for `aloft tasks render`. */
+interface RenderedBash {
+  command: string;
+  env: Record<string, string>;
+}
+
+async function renderBash(request: TryRequest, rt: TryRuntime, item: unknown): Promise<RenderedBash> {
+  const templates: Record<string, string> = { "the command": request.command ?? "" };
+  for (const [name, value] of Object.entries(request.env)) templates[`env ${name}`] = value;
+  // Plain commands (most) need no rendering and nothing stored: `tasks render` shows them as defined.
+  if (!Object.values(templates).some(isTemplate)) return { command: request.command ?? "", env: request.env };
+  const logicalDate = new Date(request.logicalDate);
+  const rendered = await renderTemplates(
+    `DAG '${request.dagId}', task '${request.taskId}'`,
+    templates,
+    {
+      dagId: request.dagId,
+      taskId: request.taskId,
+      runId: request.runId,
+      logicalDate,
+      dataIntervalStart: new Date(request.dataIntervalStart),
+      dataIntervalEnd: new Date(request.dataIntervalEnd),
+      tryNumber: request.tryNumber,
+      mapIndex: request.mapIndex,
+      item,
+      params: { ...request.params, ...request.conf },
+      conf: request.conf,
+    },
+    rt.templateSources(),
+  );
+  const env = Object.fromEntries(Object.keys(request.env).map((name) => [name, rendered[`env ${name}`]!]));
+  const command = rendered["the command"]!;
+  await rt.storeRendered({ command: rt.mask(command), env: Object.fromEntries(Object.entries(env).map(([k, v]) => [k, rt.mask(v)])) });
+  return { command, env };
+}
+
+interface RunBashOptions {
+  /** Store the last line of stdout as return_value (Airflow's do_xcom_push); needs `rt`. */
+  pushXcom?: boolean;
+  rt?: TryRuntime;
+  onStdout?: (text: string) => void;
+}
+
+function runBash(request: TryRequest, rendered: RenderedBash, write: (text: string) => void, options: RunBashOptions = {}): Promise<TryOutcome> {
+  write(logLine("INFO", `running bash command: ${rendered.command}`));
+  const itemEnv = request.mapIndex >= 0 ? { ALOFT_ITEM: typeof currentItem === "string" ? currentItem : (JSON.stringify(currentItem) ?? "") } : {};
+  const lastLine = new LastLine((request.xcomMaxBytes ?? 1_048_576) + 1);
   return new Promise((resolve) => {
-    const child = spawn("bash", ["-c", request.command ?? ""], {
-      env: { ...process.env, ...contextEnv(request), ...request.env },
+    const child = spawn("bash", ["-c", rendered.command], {
+      env: { ...process.env, ...contextEnv(request), ...itemEnv, ...rendered.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    child.stdout.setEncoding("utf8").on("data", write);
-    if (onStdout) child.stdout.on("data", onStdout);
+    child.stdout.setEncoding("utf8").on("data", (text: string) => {
+      lastLine.add(text);
+      write(text);
+      options.onStdout?.(text);
+    });
     child.stderr.setEncoding("utf8").on("data", write);
     child.on("error", (error) => resolve({ state: "failed", error: `could not start bash: ${error.message}` }));
     // "close", not "exit": all of the command's output has been read by then.
     child.on("close", (code, signal) => {
-      if (code === 0) resolve({ state: "success" });
-      else if (code === BASH_SKIP_EXIT_CODE) resolve({ state: "skipped" });
+      if (code === 0) {
+        if (!options.pushXcom || !options.rt || !lastLine.seen) return resolve({ state: "success" });
+        try {
+          resolve({ state: "success", resultJson: options.rt.xcomJson(RETURN_VALUE_KEY, lastLine.value()) });
+        } catch (error) {
+          resolve({ state: "failed", error: (error as Error).message });
+        }
+      } else if (code === BASH_SKIP_EXIT_CODE) resolve({ state: "skipped" });
       else if (signal) resolve({ state: "failed", error: `bash command was killed by ${signal}` });
       else resolve({ state: "failed", error: `bash command exited with code ${code}` });
     });
   });
 }
 
-async function runFunction(request: TryRequest, write: (text: string) => void): Promise<TryOutcome> {
+async function runFunction(request: TryRequest, rt: TryRuntime, write: (text: string) => void): Promise<TryOutcome> {
   const dag = (await loadDags(request.modulePath)).get(request.dagId);
   const task = dag?.tasks.get(request.taskId);
   if (!task?.fn) {
@@ -205,9 +317,9 @@ async function runFunction(request: TryRequest, write: (text: string) => void): 
     if (task.operator === "shortCircuit") return shortCircuitOutcome(task, result);
     if (result === undefined) return { state: "success" };
     try {
-      return { state: "success", resultJson: JSON.stringify(result) };
+      return { state: "success", resultJson: rt.xcomJson(RETURN_VALUE_KEY, result) };
     } catch (error) {
-      return { state: "failed", error: `the task's return value cannot be stored as JSON: ${describeError(error)}` };
+      return { state: "failed", error: (error as Error).message };
     }
   } catch (error) {
     if (isSkipTask(error)) return { state: "skipped" };
@@ -247,7 +359,16 @@ function makeContext(request: TryRequest, write: (text: string) => void): TaskCo
     params: { ...request.params, ...request.conf },
     conf: request.conf,
     log: logger,
+    mapIndex: request.mapIndex,
+    item: currentItem,
+    ...runtimeAccess(request),
   };
+}
+
+/** ctx.xcom, ctx.variables and ctx.connections of the running try (calls fail clearly outside one). */
+function runtimeAccess(request: TryRequest): Pick<TaskContext, "xcom" | "variables" | "connections"> {
+  const rt = runtime ?? new TryRuntime(runtimeClient, request);
+  return { xcom: rt.xcom(), variables: rt.variables(), connections: rt.connections() };
 }
 
 /** Sends what the task prints to its log for the length of the try. */

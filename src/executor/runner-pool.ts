@@ -7,7 +7,8 @@
 import { fork, type ChildProcess } from "node:child_process";
 import type { Logger } from "../logging.js";
 import { distModule } from "../paths.js";
-import type { FromRunner, ToRunner, TryOutcome, TryRequest } from "./protocol.js";
+import type { RuntimeService } from "../runtime/service.js";
+import type { FromRunner, RuntimeCall, ToRunner, TryOutcome, TryRequest } from "./protocol.js";
 import { logLine } from "./try-logs.js";
 
 export interface RunnerPoolOptions {
@@ -24,6 +25,8 @@ export interface RunnerPoolOptions {
   killGraceMs?: number;
   /** Receives each try's log text, in order, as it arrives. */
   onLog: (request: TryRequest, text: string) => void;
+  /** Answers the runtime calls of running tries (XCom, Variables, Connections). Default: none, calls fail. */
+  runtime?: RuntimeService;
 }
 
 const MAX_CONCURRENT_SPAWNS = 2;
@@ -213,6 +216,10 @@ export class RunnerPool {
       this.options.onLog(runner.current.request, message.text);
       return;
     }
+    if (message.type === "call") {
+      this.answer(runner, runner.current.request, message);
+      return;
+    }
     const { request, resolve, timer, killedBecause, stoppedBecause } = runner.current;
     if (message.log) this.options.onLog(request, message.log);
     if (timer) clearTimeout(timer);
@@ -225,6 +232,22 @@ export class RunnerPool {
     // A runner that was sent SIGTERM is on its way out: it must not take the next try.
     if (killedBecause || stoppedBecause || runner.tries >= (this.options.maxTriesPerRunner ?? 500)) this.retire(runner);
     this.dispatch();
+  }
+
+  /** Routes a runtime call to the service, for the try the pool knows runs on this runner, and replies. */
+  private answer(runner: Runner, request: TryRequest, call: RuntimeCall): void {
+    const reply = (message: ToRunner) => {
+      if (runner.current?.request === request && runner.child.connected) runner.child.send(message);
+    };
+    const service = this.options.runtime;
+    if (!service) {
+      reply({ type: "reply", id: call.id, ok: false, error: "this executor offers no runtime service (XCom, Variables, Connections)" });
+      return;
+    }
+    service.call(request, call.method, call.args).then(
+      (value) => reply({ type: "reply", id: call.id, ok: true, value }),
+      (error: unknown) => reply({ type: "reply", id: call.id, ok: false, error: error instanceof Error ? error.message : String(error) }),
+    );
   }
 
   private onExit(runner: Runner, code: number | null, signal: NodeJS.Signals | null): void {

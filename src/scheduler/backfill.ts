@@ -14,6 +14,7 @@ import { MAX_BACKFILL_RUNS, runsBetween } from "../timetable/timetable.js";
 import { chunks } from "../util/chunks.js";
 import { fenced, type LeaseHandle } from "./lease.js";
 import { requireDag, runIdFor } from "./runs.js";
+import { validateRunConf } from "./run-params.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -60,6 +61,8 @@ export async function createBackfill(store: Store, request: BackfillRequest): Pr
     throw new UsageError(`--from (${new Date(from).toISOString()}) is after --to (${new Date(to).toISOString()}): swap them`);
   }
   await requireDag(store.db, dagId);
+  // Every run of the backfill gets this conf: check it against the DAG's params once, up front.
+  await validateRunConf(store.db, dagId, request.conf ?? {});
   const stored = await store.db.selectFrom("dag").select("serialized").where("dag_id", "=", dagId).executeTakeFirstOrThrow();
   const tt = timetableOf(JSON.parse(stored.serialized) as SerializedDag);
   if (tt.spec.kind !== "cron" && tt.spec.kind !== "every") {

@@ -30,13 +30,13 @@ export class RunStates {
     for (const part of chunks(runs, 200)) {
       const tis = await store.db
         .selectFrom("task_instance")
-        .select(["id", "dag_run_id", "task_id", "state", "next_try_at"])
+        .select(["id", "dag_run_id", "task_id", "map_index", "state", "next_try_at"])
         .where("dag_run_id", "in", part.map((r) => r.id))
         .execute();
       for (const run of part) this.drop(run.id);
       for (const run of part) this.runs.set(run.id, { dagId: run.dag_id, tis: [] });
       for (const ti of tis) {
-        const row: TiStateRow = { id: ti.id, task_id: ti.task_id, state: ti.state, next_try_at: ti.next_try_at };
+        const row: TiStateRow = { id: ti.id, task_id: ti.task_id, map_index: ti.map_index, state: ti.state, next_try_at: ti.next_try_at };
         this.runs.get(ti.dag_run_id)!.tis.push(row);
         this.byTi.set(ti.id, { runId: ti.dag_run_id, row });
       }

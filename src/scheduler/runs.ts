@@ -11,6 +11,7 @@ import type { DagCache } from "./dag-cache.js";
 import { backfillLimits, runningBackfillRuns } from "./backfill.js";
 import { fenced, type LeaseHandle } from "./lease.js";
 import { priorityWeights } from "./priority.js";
+import { validateRunConf } from "./run-params.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -54,6 +55,7 @@ export interface TriggerOptions {
  */
 export async function triggerDagRun(store: Store, dagId: string, options: TriggerOptions = {}): Promise<DagRunRow> {
   await requireDag(store.db, dagId);
+  await validateRunConf(store.db, dagId, options.conf ?? {});
   const now = Date.now();
   const logicalDate = options.logicalDate ?? now;
   // An interval DAG's manual run covers the last complete interval before its logical date, as in Airflow.

@@ -18,6 +18,7 @@ import { previousRunStates } from "./depends-on-past.js";
 import { fenced, type LeaseHandle } from "./lease.js";
 import { createAssetTriggeredRuns } from "./assets.js";
 import { completeBackfills } from "./backfill.js";
+import { DEFAULT_MAX_MAP_LENGTH, expandMappedTasks } from "./mapping.js";
 import { createScheduledRuns, startQueuedRuns } from "./runs.js";
 import { failTimedOutRuns } from "./run-timeouts.js";
 import { RunStates } from "./run-states.js";
@@ -35,6 +36,8 @@ export interface SchedulerOptions {
   logger: Logger;
   /** Longest pause between two passes of the loop. Default 1000 ms. */
   tickMs?: number;
+  /** Most instances one mapped task may expand into (config max_map_length). Default 1024. */
+  maxMapLength?: number;
 }
 
 export interface SchedulerEvents {
@@ -163,11 +166,15 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     if (evaluations.length === 0 && !lookForWork) return;
 
     // One fenced transaction moves the runs on and queues what became ready.
+    const maxMapLength = this.options.maxMapLength ?? DEFAULT_MAX_MAP_LENGTH;
     const { finished, queued } = await fenced(store, lease, async (trx) => {
       const finished = await writeEvaluations(trx, evaluations, now);
       for (const [runId, state] of finished) {
         const dag = evaluations.find((e) => e.runId === runId)?.dag;
         if (dag) await requestDagCallback(trx, dag, runId, state, now);
+      }
+      for (const { evaluation } of evaluations) {
+        if (evaluation.toExpand) await expandMappedTasks(trx, evaluation.toExpand, now, maxMapLength);
       }
       const queued = lookForWork ? await queueScheduledTasks(trx, freeSlots, now, logger, (ids) => this.maxActiveTasks(ids)) : [];
       return { finished, queued };
@@ -178,6 +185,13 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       for (const id of evaluation.retriesDue) this.runStates.set(id, "scheduled");
     }
     for (const [id] of finished) this.runStates.drop(id);
+    // Expansion added task instances: read those runs back on the next pass.
+    const expanded = evaluations.filter((e) => e.evaluation.toExpand).map((e) => e.runId);
+    for (const id of expanded) {
+      this.runStates.drop(id);
+      this.dirtyRuns.add(id);
+    }
+    if (expanded.length > 0) this.schedulePass();
     // A finished run may let a queued one start.
     if (finished.length > 0) this.housekeepingDue = true;
     for (const [id, state] of finished) {
@@ -224,7 +238,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       const usesPast = cached.dag.tasks.some((t) => t.dependsOnPast || t.waitForDownstream);
       const previous = usesPast ? await previousRunStates(store.db, run.id) : undefined;
       const evaluation = evaluateRun(cached.dag, run.tis, now, previous);
-      if (evaluation.fromNone.size > 0 || evaluation.retriesDue.length > 0 || evaluation.runState) {
+      if (evaluation.fromNone.size > 0 || evaluation.retriesDue.length > 0 || evaluation.runState || evaluation.toExpand) {
         evaluations.push({ runId: run.id, evaluation, dag: cached.dag });
       }
     }

@@ -135,6 +135,7 @@ export function tryRequests(queued: QueuedTi[], dags: Map<string, CachedDag>): T
       queue: ti.queue,
       kind: task.kind,
       command: task.command,
+      xcomPush: task.xcomPush,
       modulePath: cached.modulePath,
       env: task.env,
       executionTimeoutMs: task.executionTimeoutMs,

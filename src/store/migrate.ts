@@ -4,6 +4,7 @@ import { DatabaseError } from "../errors.js";
 import type { Store } from "./db.js";
 import * as initial from "./migrations/0001_initial.js";
 import * as timetablesBackfillAssets from "./migrations/0002_timetables_backfill_assets.js";
+import * as runtimeData from "./migrations/0003_runtime_data.js";
 import * as operations from "./migrations/0004_operations.js";
 import * as structure from "./migrations/0005_structure.js";
 
@@ -15,6 +16,7 @@ interface DialectMigration {
 const MIGRATIONS: Record<string, DialectMigration> = {
   "0001_initial": initial,
   "0002_timetables_backfill_assets": timetablesBackfillAssets,
+  "0003_runtime_data": runtimeData,
   "0004_operations": operations,
   "0005_structure": structure,
 };

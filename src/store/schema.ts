@@ -112,6 +112,8 @@ export interface TaskInstanceTable {
   updated_at: Ms;
   /** A note set by hand (`aloft tasks note`). */
   note: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON of the rendered bash command and env (secrets masked); null until rendered. */
+  rendered_fields: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** The task instance a row belongs to, with its readable key, as tries, logs and XComs carry it. */
@@ -267,6 +269,30 @@ export interface CallbackRequestTable {
   ended_at: Ms | null;
 }
 
+/** A Variable: a key with a value (encrypted at rest) that tasks and templates read. */
+export interface VariableTable {
+  key: string;
+  /** Encrypted JSON-free text value (see runtime/secrets.ts). */
+  value: string;
+  description: string | null;
+  is_encrypted: number;
+  updated_at: Ms;
+}
+
+/** A Connection: where and how to reach an external system. password and extra are encrypted. */
+export interface ConnectionTable {
+  conn_id: string;
+  conn_type: string;
+  host: string | null;
+  schema: string | null;
+  login: string | null;
+  password: string | null;
+  port: number | null;
+  extra: string | null;
+  description: string | null;
+  updated_at: Ms;
+}
+
 export interface Database {
   dag: DagTable;
   import_error: ImportErrorTable;
@@ -286,6 +312,8 @@ export interface Database {
   dag_run_asset_event: DagRunAssetEventTable;
   task_reschedule: TaskRescheduleTable;
   callback_request: CallbackRequestTable;
+  variable: VariableTable;
+  connection: ConnectionTable;
 }
 
 export type DagRunRow = Selectable<DagRunTable>;

@@ -274,7 +274,7 @@ describe("standalone with its defaults", { timeout: 120_000 }, () => {
     try {
       await aloft.start();
       const dags = await aloft.cliJson<Array<{ dag_id: string }>>(["dags", "list"]);
-      assert.deepEqual(dags.map((d) => d.dag_id), ["fan_out_fan_in", "hello", "retries_and_params"]);
+      assert.deepEqual(dags.map((d) => d.dag_id), ["fan_out_fan_in", "hello", "mapping_and_templates", "retries_and_params"]);
       // hello is @hourly with catchup off: one scheduled run, for the latest hour that has begun.
       const hourly = await waitFor("the scheduled run of hello", async () => {
         const runs = await aloft.cliJson<Array<{ run_type: string; logical_date: string }>>(["dags", "list-runs", "hello"]);

@@ -171,6 +171,7 @@ export function registerDagsCommands(program: Command): void {
         conf: parseConf(flags.conf),
         parseTimeoutMs: config.parseTimeoutMs,
         parallelism: config.parallelism,
+        xcomMaxBytes: config.xcomMaxBytes,
         verbose: Boolean(flags.verbose),
         onTaskFinished: flags.json ? undefined : (taskId, state) => process.stderr.write(`  ${taskId}: ${state}\n`),
       });

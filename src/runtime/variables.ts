@@ -1,0 +1,47 @@
+/** Variables: keys with values that tasks (`ctx.variables`) and templates (`var.value.x`) read. */
+import type { Kysely, Transaction } from "kysely";
+import { NotFoundError, UsageError } from "../errors.js";
+import type { Database } from "../store/schema.js";
+import type { SecretBox } from "./secrets.js";
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface VariableRow {
+  key: string;
+  value: string;
+  description: string | null;
+}
+
+const KEY_PATTERN = /^[A-Za-z0-9_.\-/]{1,250}$/;
+
+export function checkVariableKey(key: string): void {
+  if (!KEY_PATTERN.test(key)) {
+    throw new UsageError(`variable key ${JSON.stringify(key)} is invalid: use 1 to 250 letters, digits, '_', '.', '-' or '/'`);
+  }
+}
+
+/** Creates or replaces a variable. */
+export async function setVariable(db: Db, box: SecretBox, key: string, value: string, description?: string | null): Promise<void> {
+  checkVariableKey(key);
+  const row = { value: box.encrypt(value), description: description ?? null, is_encrypted: 1, updated_at: Date.now() };
+  const updated = await db.updateTable("variable").set(row).where("key", "=", key).executeTakeFirst();
+  if (Number(updated.numUpdatedRows) === 0) await db.insertInto("variable").values({ key, ...row }).execute();
+}
+
+/** The variable, decrypted, or undefined when there is none with this key. */
+export async function findVariable(db: Db, box: SecretBox, key: string): Promise<VariableRow | undefined> {
+  const row = await db.selectFrom("variable").selectAll().where("key", "=", key).executeTakeFirst();
+  if (!row) return undefined;
+  const value = row.is_encrypted ? box.decrypt(row.value, `variable ${key}`) : row.value;
+  return { key: row.key, value, description: row.description };
+}
+
+export async function listVariables(db: Db, box: SecretBox): Promise<VariableRow[]> {
+  const rows = await db.selectFrom("variable").selectAll().orderBy("key").execute();
+  return rows.map((r) => ({ key: r.key, value: r.is_encrypted ? box.decrypt(r.value, `variable ${r.key}`) : r.value, description: r.description }));
+}
+
+export async function deleteVariable(db: Db, key: string): Promise<void> {
+  const result = await db.deleteFrom("variable").where("key", "=", key).executeTakeFirst();
+  if (Number(result.numDeletedRows) === 0) throw new NotFoundError(`variable '${key}' does not exist: see 'aloft variables list'`);
+}
