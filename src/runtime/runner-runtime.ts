@@ -143,6 +143,7 @@ export class TryRuntime {
   templateSources(): TemplateSources {
     return {
       variable: (key) => this.variable(key),
+      xcom: (taskId, key) => this.call("xcom.pull", { taskId, key }),
       connection: async (connId) => {
         const c = await this.connection(connId);
         if (!c) return undefined;

@@ -43,6 +43,16 @@ export interface TemplateInputs {
 export interface TemplateSources {
   variable(key: string): Promise<string | undefined>;
   connection(connId: string): Promise<Record<string, unknown> | undefined>;
+  /** An XCom of this run (`ti.xcom_pull`); undefined when there is none. Default: not offered. */
+  xcom?(taskId: string, key: string): Promise<unknown>;
+}
+
+/** What a rendering pass asked for that was not fetched yet. */
+interface Missing {
+  variables: Set<string>;
+  connections: Set<string>;
+  /** "task|key" of `ti.xcom_pull` calls. */
+  xcoms: Set<string>;
 }
 
 /** Renders each template; every one sees the same variables and connections. */
@@ -54,12 +64,13 @@ export async function renderTemplates(
 ): Promise<Record<string, string>> {
   const variables = new Map<string, string>();
   const connections = new Map<string, Record<string, unknown>>();
+  const xcoms = new Map<string, unknown>();
   const out: Record<string, string> = {};
   for (const [what, source] of Object.entries(templates)) {
     // Fetch what each pass asked for until a pass needs nothing new (a few passes at most).
     for (let pass = 0; ; pass++) {
-      const missing = { variables: new Set<string>(), connections: new Set<string>() };
-      const context = templateContext(inputs, variables, connections, missing);
+      const missing: Missing = { variables: new Set(), connections: new Set(), xcoms: new Set() };
+      const context = templateContext(inputs, { variables, connections, xcoms }, missing);
       let rendered: string | undefined;
       let failure: unknown;
       try {
@@ -67,7 +78,7 @@ export async function renderTemplates(
       } catch (error) {
         failure = error;
       }
-      if (missing.variables.size === 0 && missing.connections.size === 0) {
+      if (missing.variables.size === 0 && missing.connections.size === 0 && missing.xcoms.size === 0) {
         if (failure !== undefined) throw new TemplateError(`${where}: cannot render ${what}: ${describeRenderError(failure, source)}`);
         out[what] = rendered!;
         break;
@@ -87,6 +98,15 @@ export async function renderTemplates(
         }
         connections.set(id, conn);
       }
+      for (const wanted of missing.xcoms) {
+        const [taskId, key] = wanted.split("|") as [string, string];
+        if (!sources.xcom) throw new TemplateError(`${where}: cannot render ${what}: ti.xcom_pull is not available here`);
+        const value = await sources.xcom(taskId, key);
+        if (value === undefined) {
+          throw new TemplateError(`${where}: cannot render ${what}: ti.xcom_pull: task '${taskId}' has no XCom '${key}' in this run`);
+        }
+        xcoms.set(wanted, value);
+      }
     }
   }
   return out;
@@ -94,10 +114,10 @@ export async function renderTemplates(
 
 function templateContext(
   inputs: TemplateInputs,
-  variables: Map<string, string>,
-  connections: Map<string, Record<string, unknown>>,
-  missing: { variables: Set<string>; connections: Set<string> },
+  fetched: { variables: Map<string, string>; connections: Map<string, Record<string, unknown>>; xcoms: Map<string, unknown> },
+  missing: Missing,
 ): Record<string, unknown> {
+  const { variables, connections, xcoms } = fetched;
   const ds = isoDay(inputs.logicalDate);
   const lookup = <T>(known: Map<string, T>, wanted: Set<string>, map: (value: T) => unknown) =>
     new Proxy({}, {
@@ -124,6 +144,27 @@ function templateContext(
       return (value as Record<string | symbol, unknown>)[name];
     },
   });
+  /** Airflow's `ti.xcom_pull(task_ids="x", key="return_value")` (one task id), positional or keyword arguments. */
+  const xcomPull = (...args: unknown[]) => {
+    const kwargs = (typeof args.at(-1) === "object" && args.at(-1) !== null && (args.at(-1) as { __keywords?: boolean }).__keywords ? args.pop() : {}) as Record<string, unknown>;
+    const taskId = kwargs.task_ids ?? args[0];
+    const key = kwargs.key ?? args[1] ?? "return_value";
+    if (typeof taskId !== "string" || typeof key !== "string") {
+      throw new TemplateError("ti.xcom_pull needs one task id as a string, e.g. ti.xcom_pull(task_ids='extract')");
+    }
+    const wanted = `${taskId}|${key}`;
+    if (xcoms.has(wanted)) return xcoms.get(wanted);
+    missing.xcoms.add(wanted);
+    return PLACEHOLDER;
+  };
+  const taskInstance = {
+    dag_id: inputs.dagId,
+    task_id: inputs.taskId,
+    run_id: inputs.runId,
+    try_number: inputs.tryNumber,
+    map_index: inputs.mapIndex,
+    xcom_pull: xcomPull,
+  };
   return {
     ds,
     ds_nodash: ds.replace(/-/g, ""),
@@ -135,8 +176,8 @@ function templateContext(
     run_id: inputs.runId,
     dag: { dag_id: inputs.dagId },
     task: { task_id: inputs.taskId },
-    ti: { dag_id: inputs.dagId, task_id: inputs.taskId, run_id: inputs.runId, try_number: inputs.tryNumber, map_index: inputs.mapIndex },
-    task_instance: { dag_id: inputs.dagId, task_id: inputs.taskId, run_id: inputs.runId, try_number: inputs.tryNumber, map_index: inputs.mapIndex },
+    ti: taskInstance,
+    task_instance: taskInstance,
     dag_run: { run_id: inputs.runId, conf: inputs.conf, logical_date: pythonIso(inputs.logicalDate) },
     params: inputs.params,
     map_index: inputs.mapIndex,

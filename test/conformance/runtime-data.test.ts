@@ -25,9 +25,12 @@ dag("xcom_dag", {}, () => {
     return { rv, extra, none: none === undefined };
   });
   produce.then(consume);
-  bash("shell", "echo first; echo last line");
+  const shell = bash("shell", "echo first; echo last line");
   bash("quiet", "echo hidden", { xcomPush: false });
   bash("no_newline", "echo x; echo -n y");
+  const useXcom = bash("use_xcom", "echo got={{ ti.xcom_pull(task_ids='shell') }} {{ task_instance.xcom_pull('produce') | dump }} {{ ti.xcom_pull('produce', key='extra').n }}");
+  useXcom.after([produce, shell]);
+  bash("pull_missing", "echo {{ ti.xcom_pull('quiet') }}").after(useXcom);
 });
 dag("xcom_bad", {}, () => {
   task("pull_unknown", (ctx) => ctx.xcom.pull({ taskId: "nope" }));
@@ -163,13 +166,22 @@ for (const dialect of testDialects()) {
 
     test("xcom: push and pull by key, return_value by default, bash pushes its last stdout line unless xcomPush is false", async () => {
       const runId = await h.trigger("xcom_dag");
-      const { state, tasks } = await h.waitForRun("xcom_dag", runId);
-      assert.equal(state, "success", JSON.stringify(tasks));
+      const { tasks } = await h.waitForRun("xcom_dag", runId);
+      for (const id of ["produce", "consume", "shell", "quiet", "no_newline"]) assert.equal(tasks[id], "success", id);
       assert.deepEqual(await xcom("xcom_dag", runId, "produce", "extra"), { n: 1 });
       assert.deepEqual(await xcom("xcom_dag", runId, "consume"), { rv: [1, 2, 3], extra: { n: 1 }, none: true });
       assert.equal(await xcom("xcom_dag", runId, "shell"), "last line");
       assert.equal(await xcom("xcom_dag", runId, "quiet"), undefined);
       assert.equal(await xcom("xcom_dag", runId, "no_newline"), "y");
+    });
+
+    test("templates: ti.xcom_pull reads another task's XCom; a missing one fails the try naming task and key", async () => {
+      const runId = await h.trigger("xcom_dag", { runId: "pulls" });
+      const { tasks } = await h.waitForRun("xcom_dag", runId);
+      assert.equal(tasks.use_xcom, "success");
+      assert.equal(await xcom("xcom_dag", runId, "use_xcom"), "got=last line [1,2,3] 1");
+      assert.equal(tasks.pull_missing, "failed");
+      assert.match((await h.log("xcom_dag", runId, "pull_missing"))!, /task 'pull_missing': cannot render the command: ti\.xcom_pull: task 'quiet' has no XCom 'return_value' in this run/);
     });
 
     test("xcom: an unknown task id and a value over xcom_max_bytes fail only their task, with a clear message, and store nothing", async () => {
