@@ -34,8 +34,8 @@ export interface AloftConfig {
   /** trace, debug, info, warn, error. Default info. */
   logLevel: string;
   /**
-   * Key that encrypts connection passwords, extras and variables at rest (any string; hashed to an
-   * AES-256 key). Default "": a random key generated once into `$ALOFT_HOME/secret_key`.
+   * Key that encrypts connection passwords, extras and variables at rest (any string; an AES-256 key
+   * is derived from it with scrypt). Default "": a random key generated once into `$ALOFT_HOME/secret_key`.
    */
   secretKey: string;
   /** Largest XCom value (JSON bytes) a task may push or return. Default 1048576 (1 MiB). */

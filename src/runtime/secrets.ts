@@ -12,6 +12,8 @@ import { UsageError } from "../errors.js";
 const PREFIX = "v1:";
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
+/** Fixed: the key must come out the same on every node and every start. */
+const KDF_SALT = "aloft-secret-key-v1";
 
 /** A stored secret cannot be decrypted with the configured key (a configuration problem: the CLI prints it and exits 2). */
 export class SecretKeyMismatchError extends UsageError {
@@ -21,10 +23,13 @@ export class SecretKeyMismatchError extends UsageError {
 export class SecretBox {
   private constructor(private readonly key: Buffer) {}
 
-  /** A box for `secret_key` (hashed to 32 bytes); `keyFile` is used (and created) when it is empty. */
+  /**
+   * A box for `secret_key`, or, when it is empty, for the key in `$ALOFT_HOME/secret_key` (created on
+   * first use). The AES key is derived with scrypt, so a guessable passphrase is costly to brute-force.
+   */
   static open(secretKey: string, home: string): SecretBox {
     const material = secretKey !== "" ? secretKey : readOrCreateKeyFile(path.join(home, "secret_key"));
-    return new SecretBox(crypto.createHash("sha256").update(material, "utf8").digest());
+    return new SecretBox(crypto.scryptSync(material, KDF_SALT, 32));
   }
 
   encrypt(plain: string): string {
