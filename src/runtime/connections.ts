@@ -94,11 +94,6 @@ export async function findConnection(db: Db, box: SecretBox, connId: string): Pr
   };
 }
 
-export async function listConnectionIds(db: Db): Promise<string[]> {
-  const rows = await db.selectFrom("connection").select("conn_id").orderBy("conn_id").execute();
-  return rows.map((r) => r.conn_id);
-}
-
 export async function deleteConnection(db: Db, connId: string): Promise<void> {
   const result = await db.deleteFrom("connection").where("conn_id", "=", connId).executeTakeFirst();
   if (Number(result.numDeletedRows) === 0) throw new NotFoundError(`connection '${connId}' does not exist: see 'aloft connections list'`);

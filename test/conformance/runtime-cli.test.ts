@@ -122,6 +122,9 @@ for (const dialect of testDialects()) {
         wrong.stderr,
         "aloft: cannot decrypt connection uri_conn: the secret_key differs from the one it was stored with; set secret_key (ALOFT_SECRET_KEY) to the original key, or store the value again\n",
       );
+      const listed = await runCli(["connections", "list", "--json"], { ...env, ALOFT_SECRET_KEY: "another key" });
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.deepEqual((JSON.parse(listed.stdout) as Array<{ conn_id: string }>).map((c) => c.conn_id), ["uri_conn"]);
       const shown = await runCli(["config", "show", "--json"], { ALOFT_HOME: tempDir("home"), ALOFT_SECRET_KEY: "top-secret-value" });
       const row = (JSON.parse(shown.stdout) as Array<{ name: string; value: string }>).find((r) => r.name === "secret_key");
       assert.deepEqual(row, { name: "secret_key", value: "***", source: "env" });

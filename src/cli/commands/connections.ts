@@ -4,7 +4,6 @@ import {
   addConnection,
   deleteConnection,
   findConnection,
-  listConnectionIds,
   maskedConnection,
   parseConnectionUri,
   type Connection,
@@ -68,14 +67,18 @@ export function registerConnectionsCommands(program: Command): void {
   );
 
   withGlobalFlags(connections.command("list").description("list the connections").option("--json", "print JSON")).action((flags: JsonFlag) =>
-    withStore(flags, async (store, config) => {
-      const box = SecretBox.open(config.secretKey, config.home);
-      const rows = [];
-      for (const id of await listConnectionIds(store.db)) {
-        const conn = await findConnection(store.db, box, id);
-        if (conn) rows.push(toRow(maskedConnection(conn)));
-      }
-      printRows(rows, Boolean(flags.json), ["conn_id", "conn_type", "host", "port", "login", "schema"]);
+    withStore(flags, async (store) => {
+      // The listing shows no secret field, so nothing is decrypted (it works even under another key).
+      const rows = await store.db
+        .selectFrom("connection")
+        .select(["conn_id", "conn_type", "host", "port", "login", "schema", "description"])
+        .orderBy("conn_id")
+        .execute();
+      printRows(
+        rows.map((r) => ({ ...r, port: r.port === null ? null : Number(r.port) })),
+        Boolean(flags.json),
+        ["conn_id", "conn_type", "host", "port", "login", "schema"],
+      );
     }),
   );
 
