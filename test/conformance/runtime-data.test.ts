@@ -64,6 +64,7 @@ dag("vars_conns", {}, () => {
     xcomPush: false,
   });
   bash("templ_missing_var", "echo {{ var.value.nope }}");
+  bash("templ_secret_var", "echo token={{ var.value.api_token }}", { xcomPush: false });
 });
 `,
   "params.ts": `
@@ -137,6 +138,7 @@ for (const dialect of testDialects()) {
       const box = SecretBox.open(h.config.secretKey, h.home);
       await setVariable(h.store.db, box, "greeting", "hello");
       await setVariable(h.store.db, box, "cfg", JSON.stringify({ a: 1 }));
+      await setVariable(h.store.db, box, "api_token", "var-secret-987");
       await addConnection(h.store.db, box, {
         connId: "my_db",
         connType: "postgres",
@@ -244,6 +246,17 @@ for (const dialect of testDialects()) {
         command: "echo hello 1 hello db.example:5432 etl ***",
         env: { DB_HOST: "db.example" },
       });
+      assert.equal(tasks.templ_secret_var, "success");
+      const secretLog = (await h.log("vars_conns", runId, "templ_secret_var"))!;
+      assert.match(secretLog, /\ntoken=\*\*\*\n/);
+      assert.doesNotMatch(secretLog, /var-secret-987/);
+      const rendered = await h.store.db
+        .selectFrom("task_instance")
+        .select("rendered_fields")
+        .where("run_id", "=", runId)
+        .where("task_id", "=", "templ_secret_var")
+        .executeTakeFirstOrThrow();
+      assert.deepEqual(JSON.parse(rendered.rendered_fields!), { command: "echo token=***", env: {} });
       assert.equal(tasks.templ_missing_var, "failed");
       assert.match(
         (await h.log("vars_conns", runId, "templ_missing_var"))!,
@@ -298,6 +311,14 @@ for (const dialect of testDialects()) {
       assert.deepEqual(await xcom("mapping", runId, "total"), { values: [2, 104, 206], one: 104, sum: 312 });
       assert.equal(await xcom("mapping", runId, "echo_item", "return_value", 0), "item=a b idx=0 env=a b");
       assert.equal(await xcom("mapping", runId, "echo_item", "return_value", 1), "item=c idx=1 env=c");
+      const rendered = await h.store.db
+        .selectFrom("task_instance")
+        .select("rendered_fields")
+        .where("run_id", "=", runId)
+        .where("task_id", "=", "echo_item")
+        .where("map_index", "=", 1)
+        .executeTakeFirstOrThrow();
+      assert.deepEqual(JSON.parse(rendered.rendered_fields!), { command: 'echo "item=c idx=1 env=$ALOFT_ITEM"', env: {} });
     });
 
     test("mapping: a task mapped over a mapped task gets one instance per upstream instance", async () => {
