@@ -5,6 +5,7 @@
  */
 import type { Kysely, Transaction } from "kysely";
 import type { Database, TaskState } from "../store/schema.js";
+import { requestCallback } from "../callbacks/requests.js";
 import { chunks } from "../util/chunks.js";
 import type { FinishedTi } from "./executor.js";
 import type { TryRequest } from "./protocol.js";
@@ -68,23 +69,18 @@ export async function recordStructureOutcomes(
     }
     const callback = outcome.callbacksRan ? undefined : callbackFor(request, outcome);
     if (callback && request.callbacks?.includes(callback)) {
-      await trx
-        .insertInto("callback_request")
-        .values({
+      await requestCallback(
+        trx,
+        {
           kind: "task",
           callback,
           dag_id: request.dagId,
           run_id: request.runId,
           task_id: request.taskId,
-          context: JSON.stringify({ tiId: request.tiId, tryNumber: request.tryNumber, modulePath: request.modulePath, error: outcome.error }),
-          state: "pending",
-          hostname: null,
-          error: null,
-          created_at: now,
-          started_at: null,
-          ended_at: null,
-        })
-        .execute();
+          context: { tiId: request.tiId, tryNumber: request.tryNumber, modulePath: request.modulePath, error: outcome.error },
+        },
+        now,
+      );
     }
   }
   return skipped;

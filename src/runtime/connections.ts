@@ -6,22 +6,12 @@ import type { Kysely, Transaction } from "kysely";
 import { NotFoundError, UsageError } from "../errors.js";
 import type { Database } from "../store/schema.js";
 import { isSensitiveName, MASK, type SecretBox } from "./secrets.js";
+import type { ConnectionInfo } from "../dag/types.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
 
 /** A connection as tasks see it (`ctx.connections.get(id)`). */
-export interface Connection {
-  connId: string;
-  connType: string;
-  host: string | null;
-  schema: string | null;
-  login: string | null;
-  password: string | null;
-  port: number | null;
-  /** The extra JSON object ({} when none). */
-  extra: Record<string, unknown>;
-  description: string | null;
-}
+export type Connection = ConnectionInfo;
 
 const ID_PATTERN = /^[A-Za-z0-9_.-]{1,250}$/;
 

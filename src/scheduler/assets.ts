@@ -12,7 +12,7 @@ import { timetableOf } from "../timetable/schedule.js";
 import { chunks, groupBy } from "../util/chunks.js";
 import type { DagCache } from "./dag-cache.js";
 import { fenced, type LeaseHandle } from "./lease.js";
-import { findRun, runIdFor } from "./runs.js";
+import { findRun, queuedRunRow, runIdFor } from "./runs.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -108,21 +108,20 @@ export async function createAssetTriggeredRuns(store: Store, lease: LeaseHandle,
       if (await findRun(trx, dagId, runId)) return;
       await trx
         .insertInto("dag_run")
-        .values({
-          dag_id: dagId,
-          run_id: runId,
-          run_type: "asset_triggered",
-          state: "queued",
-          logical_date: now,
-          data_interval_start: Math.min(...rows.map((r) => r.created_at)),
-          data_interval_end: Math.max(...rows.map((r) => r.created_at)),
-          run_after: now,
-          conf: "{}",
-          queued_at: now,
-          start_date: null,
-          end_date: null,
-          created_at: now,
-        })
+        .values(
+          queuedRunRow(
+            {
+              dag_id: dagId,
+              run_id: runId,
+              run_type: "asset_triggered",
+              logical_date: now,
+              data_interval_start: Math.min(...rows.map((r) => r.created_at)),
+              data_interval_end: Math.max(...rows.map((r) => r.created_at)),
+              run_after: now,
+            },
+            now,
+          ),
+        )
         .execute();
       const run = (await findRun(trx, dagId, runId))!;
       const events = [...new Set(rows.map((r) => r.event_id))];

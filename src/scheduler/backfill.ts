@@ -13,7 +13,7 @@ import { timetableOf } from "../timetable/schedule.js";
 import { MAX_BACKFILL_RUNS, runsBetween } from "../timetable/timetable.js";
 import { chunks } from "../util/chunks.js";
 import { fenced, type LeaseHandle } from "./lease.js";
-import { requireDag, runIdFor } from "./runs.js";
+import { queuedRunRow, requireDag, runIdFor } from "./runs.js";
 import { validateRunConf } from "./run-params.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -122,22 +122,22 @@ export async function createBackfill(store: Store, request: BackfillRequest): Pr
       await trx
         .insertInto("dag_run")
         .values(
-          part.map((d) => ({
-            dag_id: dagId,
-            run_id: runIdFor("backfill", d.logical_date),
-            run_type: "backfill" as const,
-            state: "queued" as const,
-            logical_date: d.logical_date,
-            data_interval_start: d.data_interval_start,
-            data_interval_end: d.data_interval_end,
-            run_after: now,
-            conf: row.conf,
-            queued_at: now,
-            start_date: null,
-            end_date: null,
-            created_at: now,
-            backfill_id: row.id,
-          })),
+          part.map((d) =>
+            queuedRunRow(
+              {
+                dag_id: dagId,
+                run_id: runIdFor("backfill", d.logical_date),
+                run_type: "backfill",
+                logical_date: d.logical_date,
+                data_interval_start: d.data_interval_start,
+                data_interval_end: d.data_interval_end,
+                run_after: now,
+                conf: row.conf,
+                backfill_id: row.id,
+              },
+              now,
+            ),
+          ),
         )
         .execute();
     }

@@ -1,9 +1,9 @@
 /** Creating DAG runs (from schedules and by hand) and starting queued ones. */
-import { type Kysely, type Transaction } from "kysely";
+import { type Insertable, type Kysely, type Transaction } from "kysely";
 import type { SerializedDag } from "../dag/types.js";
 import { NotFoundError, UsageError } from "../errors.js";
 import type { Store } from "../store/db.js";
-import type { Database, DagRunRow, RunType } from "../store/schema.js";
+import type { Database, DagRunRow, DagRunTable, RunType } from "../store/schema.js";
 import { nextDagRun, timetableOf } from "../timetable/schedule.js";
 import { manualDataInterval, type PlannedRun } from "../timetable/timetable.js";
 import { chunks } from "../util/chunks.js";
@@ -38,6 +38,25 @@ async function countRuns(db: Db, dagId: string, states: DagRunRow["state"][]): P
   return Number(row?.n ?? 0);
 }
 
+/** What differs between the ways a run is created (manual, scheduled, backfill, asset-triggered). */
+export interface NewRun {
+  dag_id: string;
+  run_id: string;
+  run_type: RunType;
+  logical_date: number;
+  data_interval_start: number;
+  data_interval_end: number;
+  run_after: number;
+  /** JSON object. Default "{}". */
+  conf?: string;
+  backfill_id?: number;
+}
+
+/** The row of a new run: queued now, not started; the scheduler starts it. */
+export function queuedRunRow(run: NewRun, now: number): Insertable<DagRunTable> {
+  return { conf: "{}", ...run, state: "queued", queued_at: now, start_date: null, end_date: null, created_at: now };
+}
+
 export function runIdFor(runType: RunType, logicalDate: number): string {
   return `${runType}__${new Date(logicalDate).toISOString()}`;
 }
@@ -65,21 +84,21 @@ export async function triggerDagRun(store: Store, dagId: string, options: Trigge
   if (await findRun(store.db, dagId, runId)) throw new UsageError(`DAG '${dagId}' already has a run '${runId}': give another run id or logical date`);
   await store.db
     .insertInto("dag_run")
-    .values({
-      dag_id: dagId,
-      run_id: runId,
-      run_type: "manual",
-      state: "queued",
-      logical_date: logicalDate,
-      data_interval_start: interval.start.getTime(),
-      data_interval_end: interval.end.getTime(),
-      run_after: now,
-      conf: JSON.stringify(options.conf ?? {}),
-      queued_at: now,
-      start_date: null,
-      end_date: null,
-      created_at: now,
-    })
+    .values(
+      queuedRunRow(
+        {
+          dag_id: dagId,
+          run_id: runId,
+          run_type: "manual",
+          logical_date: logicalDate,
+          data_interval_start: interval.start.getTime(),
+          data_interval_end: interval.end.getTime(),
+          run_after: now,
+          conf: JSON.stringify(options.conf ?? {}),
+        },
+        now,
+      ),
+    )
     .execute();
   return (await findRun(store.db, dagId, runId))!;
 }
@@ -112,21 +131,20 @@ export async function createScheduledRuns(store: Store, lease: LeaseHandle, cach
       if (!(await findRun(trx, row.dag_id, runId))) {
         await trx
           .insertInto("dag_run")
-          .values({
-            dag_id: row.dag_id,
-            run_id: runId,
-            run_type: "scheduled",
-            state: "queued",
-            logical_date: logicalDate,
-            data_interval_start: interval.start,
-            data_interval_end: interval.end,
-            run_after: row.next_dagrun_create_after ?? logicalDate,
-            conf: "{}",
-            queued_at: now,
-            start_date: null,
-            end_date: null,
-            created_at: now,
-          })
+          .values(
+            queuedRunRow(
+              {
+                dag_id: row.dag_id,
+                run_id: runId,
+                run_type: "scheduled",
+                logical_date: logicalDate,
+                data_interval_start: interval.start,
+                data_interval_end: interval.end,
+                run_after: row.next_dagrun_create_after ?? logicalDate,
+              },
+              now,
+            ),
+          )
           .execute();
         created++;
       }

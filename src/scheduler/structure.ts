@@ -7,6 +7,7 @@ import type { Kysely, Transaction } from "kysely";
 import type { SerializedDag, SerializedTask } from "../dag/types.js";
 import type { TryRequest } from "../executor/protocol.js";
 import type { Database, TaskState } from "../store/schema.js";
+import { requestCallback } from "../callbacks/requests.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -69,21 +70,9 @@ export async function requestDagCallback(
   if (!dag.callbacks?.includes(callback)) return;
   const run = await trx.selectFrom("dag_run").select(["dag_id", "run_id"]).where("id", "=", runId).executeTakeFirst();
   if (!run) return;
-  await trx
-    .insertInto("callback_request")
-    .values({
-      kind: "dag",
-      callback,
-      dag_id: run.dag_id,
-      run_id: run.run_id,
-      task_id: null,
-      context: JSON.stringify({ state, reason }),
-      state: "pending",
-      hostname: null,
-      error: null,
-      created_at: now,
-      started_at: null,
-      ended_at: null,
-    })
-    .execute();
+  await requestCallback(
+    trx,
+    { kind: "dag", callback, dag_id: run.dag_id, run_id: run.run_id, task_id: null, context: { state, reason } },
+    now,
+  );
 }

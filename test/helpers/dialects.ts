@@ -7,7 +7,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { sql } from "kysely";
-import { openStore } from "../../src/store/db.js";
+import { after, before } from "node:test";
+import { openStore, type Store } from "../../src/store/db.js";
+import { migrate } from "../../src/store/migrate.js";
 
 export interface TestDatabase {
   dialect: "sqlite" | "postgres" | "mysql";
@@ -60,4 +62,28 @@ export function testDialects(): DialectFactory[] {
     });
   }
   return out;
+}
+
+/**
+ * A fresh, migrated database of one dialect for the enclosing `describe`: created before its tests,
+ * dropped after them. Read `.store` inside tests and hooks.
+ */
+export function useMigratedDatabase(factory: DialectFactory): { readonly store: Store } {
+  let database: TestDatabase | undefined;
+  let store: Store | undefined;
+  before(async () => {
+    database = await factory.create();
+    store = await openStore(database.url);
+    await migrate(store);
+  });
+  after(async () => {
+    await store?.close();
+    await database?.drop();
+  });
+  return {
+    get store(): Store {
+      if (!store) throw new Error("the database is created in a before() hook: read .store inside tests");
+      return store;
+    },
+  };
 }

@@ -1,38 +1,26 @@
 /** Which run is "the previous run" for dependsOnPast, read from the DB on every dialect. */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { previousRunStates } from "../../src/scheduler/depends-on-past.js";
-import { openStore, type Store } from "../../src/store/db.js";
-import { migrate } from "../../src/store/migrate.js";
 import type { RunType, TaskState } from "../../src/store/schema.js";
-import { testDialects, type TestDatabase } from "../helpers/dialects.js";
+import { testDialects, useMigratedDatabase } from "../helpers/dialects.js";
 
 for (const factory of testDialects()) {
   describe(`previous run on ${factory.dialect}`, () => {
-    let db: TestDatabase;
-    let store: Store;
-    before(async () => {
-      db = await factory.create();
-      store = await openStore(db.url);
-      await migrate(store);
-    });
-    after(async () => {
-      await store.close();
-      await db.drop();
-    });
+    const database = useMigratedDatabase(factory);
 
     async function run(runId: string, runType: RunType, day: number, tis: Array<[string, number, TaskState | null]>): Promise<number> {
       const at = Date.parse(`2025-01-${String(day).padStart(2, "0")}T00:00:00Z`);
-      await store.db
+      await database.store.db
         .insertInto("dag_run")
         .values({
           dag_id: "d", run_id: runId, run_type: runType, state: "running", logical_date: at, data_interval_start: at, data_interval_end: at,
           run_after: at, conf: "{}", queued_at: at, start_date: at, end_date: null, created_at: at,
         })
         .execute();
-      const { id } = await store.db.selectFrom("dag_run").select("id").where("run_id", "=", runId).executeTakeFirstOrThrow();
+      const { id } = await database.store.db.selectFrom("dag_run").select("id").where("run_id", "=", runId).executeTakeFirstOrThrow();
       for (const [taskId, mapIndex, state] of tis) {
-        await store.db
+        await database.store.db
           .insertInto("task_instance")
           .values({
             dag_run_id: id, dag_id: "d", run_id: runId, task_id: taskId, map_index: mapIndex, state, try_number: 1, max_tries: 0,
@@ -49,10 +37,10 @@ for (const factory of testDialects()) {
       const later = await run("scheduled__4", "scheduled", 4, []);
       // Created after the others but earlier by logical date: its previous run is the first one.
       const backfilled = await run("backfill__2", "backfill", 2, []);
-      assert.equal(await previousRunStates(store.db, first), null);
-      assert.deepEqual(Object.fromEntries((await previousRunStates(store.db, backfilled))!), { a: "failed" });
-      assert.deepEqual((await previousRunStates(store.db, later))!.get("a"), "success");
-      assert.equal((await previousRunStates(store.db, later))!.get("m"), "failed", "a mapped task is done only when every instance is");
+      assert.equal(await previousRunStates(database.store.db, first), null);
+      assert.deepEqual(Object.fromEntries((await previousRunStates(database.store.db, backfilled))!), { a: "failed" });
+      assert.deepEqual((await previousRunStates(database.store.db, later))!.get("a"), "success");
+      assert.equal((await previousRunStates(database.store.db, later))!.get("m"), "failed", "a mapped task is done only when every instance is");
     });
   });
 }

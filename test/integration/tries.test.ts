@@ -1,11 +1,10 @@
 /** Claiming and finishing tries in the DB, on every dialect: each try runs at most once. */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import type { TryRequest } from "../../src/executor/protocol.js";
 import { claimTries, finishTries } from "../../src/executor/tries.js";
-import { openStore, type Store } from "../../src/store/db.js";
-import { migrate } from "../../src/store/migrate.js";
-import { testDialects, type TestDatabase } from "../helpers/dialects.js";
+import type { Store } from "../../src/store/db.js";
+import { testDialects, useMigratedDatabase } from "../helpers/dialects.js";
 
 async function queuedTi(store: Store, taskId: string): Promise<TryRequest> {
   const now = Date.now();
@@ -26,45 +25,35 @@ async function queuedTi(store: Store, taskId: string): Promise<TryRequest> {
 
 for (const factory of testDialects()) {
   describe(`task tries on ${factory.dialect}`, () => {
-    let db: TestDatabase;
-    let store: Store;
-    before(async () => {
-      db = await factory.create();
-      store = await openStore(db.url);
-      await migrate(store);
-    });
-    after(async () => {
-      await store.close();
-      await db.drop();
-    });
+    const database = useMigratedDatabase(factory);
 
     test("a try is claimed once: a second claim of the same try wins nothing", async () => {
-      const a = await queuedTi(store, "a");
-      const b = await queuedTi(store, "b");
-      assert.deepEqual((await claimTries(store, "host-1", [a])).map((r) => r.taskId), ["a"]);
+      const a = await queuedTi(database.store, "a");
+      const b = await queuedTi(database.store, "b");
+      assert.deepEqual((await claimTries(database.store, "host-1", [a])).map((r) => r.taskId), ["a"]);
       // A repeated delivery of a, together with b: only b is won.
-      assert.deepEqual((await claimTries(store, "host-2", [a, b])).map((r) => r.taskId), ["b"]);
-      const tries = await store.db.selectFrom("task_try").select(["task_id", "hostname"]).orderBy("task_id").execute();
+      assert.deepEqual((await claimTries(database.store, "host-2", [a, b])).map((r) => r.taskId), ["b"]);
+      const tries = await database.store.db.selectFrom("task_try").select(["task_id", "hostname"]).orderBy("task_id").execute();
       assert.deepEqual(tries, [{ task_id: "a", hostname: "host-1" }, { task_id: "b", hostname: "host-2" }]);
     });
 
     test("an outcome for a try that is no longer running changes nothing", async () => {
-      const c = await queuedTi(store, "c");
-      await claimTries(store, "host-1", [c]);
-      await store.db.updateTable("task_instance").set({ state: "success" }).where("id", "=", c.tiId).execute();
-      const recorded = await finishTries(store, [{ request: c, outcome: { state: "failed", error: "late" } }]);
+      const c = await queuedTi(database.store, "c");
+      await claimTries(database.store, "host-1", [c]);
+      await database.store.db.updateTable("task_instance").set({ state: "success" }).where("id", "=", c.tiId).execute();
+      const recorded = await finishTries(database.store, [{ request: c, outcome: { state: "failed", error: "late" } }]);
       assert.deepEqual(recorded, []);
-      const ti = await store.db.selectFrom("task_instance").select("state").where("id", "=", c.tiId).executeTakeFirstOrThrow();
+      const ti = await database.store.db.selectFrom("task_instance").select("state").where("id", "=", c.tiId).executeTakeFirstOrThrow();
       assert.equal(ti.state, "success");
     });
 
     test("a recorded success keeps the result and the log; a failure with retries left is up_for_retry", async () => {
-      const d = await queuedTi(store, "d");
-      const e = { ...(await queuedTi(store, "e")), maxTries: 1, retryDelayMs: 60_000 };
-      await claimTries(store, "host-1", [d, e]);
+      const d = await queuedTi(database.store, "d");
+      const e = { ...(await queuedTi(database.store, "e")), maxTries: 1, retryDelayMs: 60_000 };
+      await claimTries(database.store, "host-1", [d, e]);
       const before = Date.now();
       const recorded = await finishTries(
-        store,
+        database.store,
         [
           { request: d, outcome: { state: "success", resultJson: '{"rows":3}' } },
           { request: e, outcome: { state: "failed", error: "boom" } },
@@ -72,12 +61,12 @@ for (const factory of testDialects()) {
         [{ request: d, text: "hello\n", at: before }],
       );
       assert.equal(recorded.length, 2);
-      const rows = await store.db.selectFrom("task_instance").select(["task_id", "state", "next_try_at"]).where("id", "in", [d.tiId, e.tiId]).orderBy("task_id").execute();
+      const rows = await database.store.db.selectFrom("task_instance").select(["task_id", "state", "next_try_at"]).where("id", "in", [d.tiId, e.tiId]).orderBy("task_id").execute();
       assert.deepEqual(rows.map((r) => [r.task_id, r.state]), [["d", "success"], ["e", "up_for_retry"]]);
       assert.ok(rows[1]!.next_try_at! >= before + 60_000);
-      const xcom = await store.db.selectFrom("xcom").select(["key", "value"]).where("ti_id", "=", d.tiId).execute();
+      const xcom = await database.store.db.selectFrom("xcom").select(["key", "value"]).where("ti_id", "=", d.tiId).execute();
       assert.deepEqual(xcom, [{ key: "return_value", value: '{"rows":3}' }]);
-      const log = await store.db.selectFrom("task_log").select("chunk").where("ti_id", "=", d.tiId).execute();
+      const log = await database.store.db.selectFrom("task_log").select("chunk").where("ti_id", "=", d.tiId).execute();
       assert.deepEqual(log, [{ chunk: "hello\n" }]);
     });
   });
