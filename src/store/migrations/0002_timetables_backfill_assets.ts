@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import type { DialectSupport } from "../dialects/dialect.js";
+import { createTableWithId } from "./tables.js";
 
 /**
  * Timetables, backfills and assets: the next run's data interval on the DAG, backfills and the runs
@@ -7,10 +8,7 @@ import type { DialectSupport } from "../dialects/dialect.js";
  * such DAG has yet to consume.
  */
 export async function up(db: Kysely<unknown>, dialect: DialectSupport): Promise<void> {
-  const id = (name: string) =>
-    db.schema
-      .createTable(name)
-      .addColumn("id", dialect.serialType, (c) => (dialect.name === "postgres" ? c.primaryKey() : c.primaryKey().autoIncrement()));
+  const id = (name: string) => createTableWithId(db, dialect, name);
   const key = "varchar(250)";
   const uri = "varchar(500)";
 

@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import type { DialectSupport } from "../dialects/dialect.js";
+import { createTableWithId } from "./tables.js";
 
 /**
  * DAG structure features: sensor reschedules (so a sensor's timeout counts from its first check across
@@ -8,10 +9,7 @@ import type { DialectSupport } from "../dialects/dialect.js";
  * callback runner in a separate process).
  */
 export async function up(db: Kysely<unknown>, dialect: DialectSupport): Promise<void> {
-  const id = (name: string) =>
-    db.schema
-      .createTable(name)
-      .addColumn("id", dialect.serialType, (c) => (dialect.name === "postgres" ? c.primaryKey() : c.primaryKey().autoIncrement()));
+  const id = (name: string) => createTableWithId(db, dialect, name);
   const key = "varchar(250)";
 
   await id("task_reschedule")
