@@ -7,6 +7,7 @@
 import type { Store } from "../store/db.js";
 import type { TaskState } from "../store/schema.js";
 import { requireRun, requireTasks, logEvent, withRelatives, type Actor, type Db, type RunAndDag } from "./context.js";
+import { chunks } from "../util/chunks.js";
 
 export interface ClearOptions {
   /** Tasks to clear; default every task of the run. */
@@ -105,6 +106,8 @@ export async function clearInRun(trx: Db, actor: Actor, { run, dag }: RunAndDag,
     moved.add(ti.id);
     await logEvent(trx, actor, "clear", { dagId: run.dag_id, runId: run.run_id, taskId: ti.task_id }, { from: ti.state, to: running ? "restarting" : null });
   }
+  // As Airflow: a cleared sensor's earlier checks are forgotten, so its timeout counts from its next check.
+  for (const part of chunks([...moved])) await trx.deleteFrom("task_reschedule").where("ti_id", "in", part).execute();
   // Only what this call changed: an instance that moved meanwhile was left alone.
   result.cleared = cleared.filter((_, i) => moved.has(chosen[i]!.id));
   if (moved.size === 0) result.runState.to = run.state;

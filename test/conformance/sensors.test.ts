@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { tempDir, waitFor } from "../helpers/aloft.js";
+import { runCli, tempDir, waitFor } from "../helpers/aloft.js";
 import { testDialects } from "../helpers/dialects.js";
 import { Harness } from "../helpers/harness.js";
 
@@ -39,6 +39,9 @@ dag("reschedule", {}, () => {
 });
 dag("reschedule_timeout", {}, () => {
   sensor("wait", () => false, { mode: "reschedule", pokeInterval: "1s", timeout: "3s", retries: 3, retryDelay: "1s" });
+});
+dag("reschedule_clear", {}, () => {
+  sensor("wait", () => exists(${file("clear.flag")}), { mode: "reschedule", pokeInterval: "1s", timeout: "3s" });
 });
 dag("bash_sensor", {}, () => {
   sensor("wait", "test -f " + ${file("bash.flag")}, { pokeInterval: "1s", timeout: "30s" });
@@ -130,6 +133,21 @@ for (const dialect of testDialects()) {
       assert.ok(reschedules.length >= 1, `checked several times before timing out (${reschedules.length} reschedules)`);
       assert.equal(ti.try_number, reschedules.length + 1, "no retry after the timeout");
       assert.match((await h.log("reschedule_timeout", runId, "wait", ti.try_number)) ?? "", /sensor timed out/);
+    });
+
+    test("clearing a reschedule sensor that timed out starts its timeout again from its next check", async () => {
+      const runId = await h.trigger("reschedule_clear");
+      assert.equal((await h.waitForRun("reschedule_clear", runId)).tasks.wait, "failed");
+      const cleared = await runCli(["tasks", "clear", "reschedule_clear", runId, "wait", "--yes"], {
+        ALOFT_DATABASE_URL: h.config.databaseUrl,
+        ALOFT_HOME: h.home,
+      });
+      assert.equal(cleared.code, 0, cleared.stderr);
+      // Counting from the checks before the clear, the first check after it would time out at once.
+      await waitFor("a check after the clear that was not done", async () => ((await tiRow(h, "reschedule_clear", runId, "wait")).state === "up_for_reschedule") || undefined, 30_000, 50);
+      fs.writeFileSync(path.join(dir, "clear.flag"), "");
+      const { state, tasks } = await h.waitForRun("reschedule_clear", runId);
+      assert.deepEqual([state, tasks.wait], ["success", "success"]);
     });
 
     test("a bash sensor is done when its command exits 0", async () => {
