@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { tempDir } from "../helpers/aloft.js";
+import { tempDir, waitFor } from "../helpers/aloft.js";
 import { testDialects } from "../helpers/dialects.js";
 import { Harness } from "../helpers/harness.js";
 
@@ -165,6 +165,29 @@ for (const dialect of testDialects()) {
       const runId = await h.trigger("leaves_success_or_skipped");
       const { state, tasks } = await h.waitForRun("leaves_success_or_skipped", runId);
       assert.deepEqual(tasks, { first: "success", leaf_ok: "success", leaf_skipped: "skipped" });
+      assert.equal(state, "success");
+    });
+
+    test("a task removed from the DAG while its run runs is marked removed, and the run finishes", async () => {
+      const flag = path.join(markers, "release_removal");
+      const dagFile = (withLater: boolean) => `
+        import fs from "node:fs";
+        import { dag, task } from "aloft";
+        dag("removal", { schedule: null }, () => {
+          const first = task("first", async () => {
+            while (!fs.existsSync(${JSON.stringify(flag)})) await new Promise((r) => setTimeout(r, 100));
+          });
+          ${withLater ? 'first.then(task("later", () => "ok"));' : ""}
+        });`;
+      h.writeDags({ "removal.ts": dagFile(true) });
+      await h.reparse();
+      const runId = await h.trigger("removal");
+      await waitFor("first to run", async () => ((await h.taskStates("removal", runId)).first === "running") || undefined);
+      h.writeDags({ "removal.ts": dagFile(false) });
+      await h.reparse();
+      fs.writeFileSync(flag, "");
+      const { state, tasks } = await h.waitForRun("removal", runId);
+      assert.deepEqual(tasks, { first: "success", later: "removed" });
       assert.equal(state, "success");
     });
 
