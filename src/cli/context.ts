@@ -5,6 +5,9 @@ import { UsageError } from "../errors.js";
 import { openStore, type Store } from "../store/db.js";
 import { pendingMigrations } from "../store/migrate.js";
 
+/** Who the event log records for changes made from the CLI. */
+export const CLI_ACTOR = { owner: "cli" } as const;
+
 /** Adds the flags every command that reads the config accepts. */
 export function withGlobalFlags(command: Command): Command {
   return command
@@ -62,15 +65,20 @@ export const iso = (ms: number | null | undefined): string | null => (ms === nul
 
 /** Parses a `--conf` JSON object, naming the flag in the error. */
 export function parseConf(text: string | undefined): Record<string, unknown> {
+  return parseJsonObjectFlag("--conf", text, '{"key": "value"}');
+}
+
+/** Parses a flag holding a JSON object ({} when absent); errors name the flag and show `example`. */
+export function parseJsonObjectFlag(flag: string, text: string | undefined, example: string): Record<string, unknown> {
   if (text === undefined) return {};
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new UsageError(`--conf is not valid JSON: ${(error as Error).message}; pass an object such as --conf '{"key": "value"}'`);
+    throw new UsageError(`${flag} is not valid JSON: ${(error as Error).message}; pass an object such as ${flag} '${example}'`);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new UsageError(`--conf must be a JSON object such as '{"key": "value"}', got ${JSON.stringify(value)}`);
+    throw new UsageError(`${flag} must be a JSON object such as '${example}', got ${JSON.stringify(value)}`);
   }
   return value as Record<string, unknown>;
 }

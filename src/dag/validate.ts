@@ -179,9 +179,7 @@ const TASK_OPTION_CHECKS: Record<keyof TaskOptions, OptionCheck> = {
       throw new DagDefinitionError(`${where}: unknown weight rule ${show(value)}; valid weight rules: ${WEIGHT_RULES.join(", ")}`);
     }
   },
-  xcomPush: (value, where) => {
-    if (typeof value !== "boolean") fail(where, "true or false", value);
-  },
+  xcomPush: boolean,
 };
 
 /**

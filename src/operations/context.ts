@@ -58,23 +58,24 @@ export function withRelatives(dag: SerializedDag | null, taskIds: string[], upst
   return out;
 }
 
+/** Records a change made by hand in the event log (Airflow's `log` table). `extra` never holds a secret. */
 export async function logEvent(
   db: Db,
   actor: Actor,
   event: string,
-  where: { dagId: string; runId: string; taskId?: string | null },
-  extra: Record<string, unknown> | null,
+  where: { dagId?: string | null; runId?: string | null; taskId?: string | null },
+  extra: Record<string, unknown> | string | null = null,
 ): Promise<void> {
   await db
     .insertInto("event_log")
     .values({
       dttm: Date.now(),
       event,
-      dag_id: where.dagId,
-      run_id: where.runId,
+      dag_id: where.dagId ?? null,
+      run_id: where.runId ?? null,
       task_id: where.taskId ?? null,
       owner: actor.owner,
-      extra: extra === null ? null : JSON.stringify(extra),
+      extra: extra === null || typeof extra === "string" ? extra : JSON.stringify(extra),
     })
     .execute();
 }

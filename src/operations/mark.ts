@@ -62,7 +62,7 @@ export async function markTaskInstances(
       await logEvent(trx, actor, `mark_${state}`, { dagId, runId, taskId: ti.task_id }, { from: ti.state, to: state });
     }
     // Airflow's set_task_instance_state: failed tasks downstream of the marked one get to run again.
-    const cleared = await clearInRun(trx, actor, await requireRun(trx, dagId, runId), {
+    const cleared = await clearInRun(trx, actor, found, {
       taskIds: [taskId],
       downstream: true,
       onlyFailed: true,

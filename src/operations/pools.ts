@@ -4,7 +4,7 @@
  */
 import { NotFoundError, UsageError } from "../errors.js";
 import type { Store } from "../store/db.js";
-import type { Actor, Db } from "./context.js";
+import { logEvent, type Actor, type Db } from "./context.js";
 
 export const DEFAULT_POOL = "default_pool";
 
@@ -58,7 +58,7 @@ export async function setPool(store: Store, actor: Actor, name: string, slots: n
     } else {
       await trx.insertInto("pool").values({ pool: name, slots, description: description ?? null }).execute();
     }
-    await logPoolEvent(trx, actor, existing ? "pool_update" : "pool_create", { pool: name, slots, description: description ?? null });
+    await logEvent(trx, actor, existing ? "pool_update" : "pool_create", {}, { pool: name, slots, description: description ?? null });
     return getPool(trx, name);
   });
 }
@@ -75,13 +75,7 @@ export async function deletePool(store: Store, actor: Actor, name: string): Prom
       );
     }
     await trx.deleteFrom("pool").where("pool", "=", name).execute();
-    await logPoolEvent(trx, actor, "pool_delete", { pool: name });
+    await logEvent(trx, actor, "pool_delete", {}, { pool: name });
   });
 }
 
-async function logPoolEvent(db: Db, actor: Actor, event: string, extra: Record<string, unknown>): Promise<void> {
-  await db
-    .insertInto("event_log")
-    .values({ dttm: Date.now(), event, dag_id: null, run_id: null, task_id: null, owner: actor.owner, extra: JSON.stringify(extra) })
-    .execute();
-}

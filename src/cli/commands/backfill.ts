@@ -13,7 +13,8 @@ import {
 } from "../../scheduler/backfill.js";
 import { requireDag } from "../../scheduler/runs.js";
 import type { BackfillReprocess } from "../../store/schema.js";
-import { iso, parseConf, parseIsoFlag, printRows, withGlobalFlags, withStore, type GlobalFlags } from "../context.js";
+import { logEvent } from "../../operations/context.js";
+import { CLI_ACTOR, iso, parseConf, parseIsoFlag, printRows, withGlobalFlags, withStore, type GlobalFlags } from "../context.js";
 
 type JsonFlag = GlobalFlags & { json?: boolean };
 
@@ -94,10 +95,7 @@ export function registerBackfillCommands(program: Command): void {
         else printRows(shown, false, ["logical_date", "data_interval_start", "data_interval_end", "action", "existing_state"]);
         return;
       }
-      await store.db
-        .insertInto("event_log")
-        .values({ dttm: Date.now(), event: "backfill_create", dag_id: dagId, run_id: null, task_id: null, owner: "cli", extra: JSON.stringify({ id: row.id, from: flags.from, to: flags.to }) })
-        .execute();
+      await logEvent(store.db, CLI_ACTOR, "backfill_create", { dagId }, { id: row.id, from: flags.from, to: flags.to });
       const queued = dates.filter((d) => d.action !== "skip").length;
       if (flags.json && flags.detach) {
         process.stdout.write(`${JSON.stringify({ id: row.id, dag_id: dagId, runs: shown })}\n`);
@@ -147,10 +145,7 @@ export function registerBackfillCommands(program: Command): void {
           await setBackfillPaused(store, id, name === "pause");
           process.stdout.write(`${name}d backfill ${id} of ${row.dag_id}\n`);
         }
-        await store.db
-          .insertInto("event_log")
-          .values({ dttm: Date.now(), event: `backfill_${name}`, dag_id: row.dag_id, run_id: null, task_id: null, owner: "cli", extra: JSON.stringify({ id }) })
-          .execute();
+        await logEvent(store.db, CLI_ACTOR, `backfill_${name}`, { dagId: row.dag_id }, { id });
       });
     });
   }

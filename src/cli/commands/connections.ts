@@ -9,8 +9,8 @@ import {
   type Connection,
 } from "../../runtime/connections.js";
 import { SecretBox } from "../../runtime/secrets.js";
-import { auditEvent } from "../audit.js";
-import { printRows, withStore, type GlobalFlags, withGlobalFlags } from "../context.js";
+import { logEvent } from "../../operations/context.js";
+import { CLI_ACTOR, parseJsonObjectFlag, printRows, withStore, type GlobalFlags, withGlobalFlags } from "../context.js";
 
 type JsonFlag = GlobalFlags & { json?: boolean };
 
@@ -49,7 +49,7 @@ export function registerConnectionsCommands(program: Command): void {
     const conn = connectionFromFlags(connId, flags);
     return withStore(flags, async (store, config) => {
       await addConnection(store.db, SecretBox.open(config.secretKey, config.home), conn);
-      await auditEvent(store, "connection.add", connId);
+      await logEvent(store.db, CLI_ACTOR, "connection.add", {}, connId);
       process.stdout.write(`connection ${connId} added\n`);
     });
   });
@@ -86,7 +86,7 @@ export function registerConnectionsCommands(program: Command): void {
     (connId: string, flags: GlobalFlags) =>
       withStore(flags, async (store) => {
         await deleteConnection(store.db, connId);
-        await auditEvent(store, "connection.delete", connId);
+        await logEvent(store.db, CLI_ACTOR, "connection.delete", {}, connId);
         process.stdout.write(`connection ${connId} deleted\n`);
       }),
   );
@@ -114,22 +114,11 @@ function connectionFromFlags(connId: string, flags: AddFlags): Connection {
     login: flags.login ?? null,
     password: flags.password ?? null,
     port,
-    extra: parseExtra(flags.extra),
+    extra: parseJsonObjectFlag("--extra", flags.extra, '{"timeout": 30}'),
     description: flags.description ?? null,
   };
 }
 
-function parseExtra(text: string | undefined): Record<string, unknown> {
-  if (text === undefined) return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new UsageError(`--extra is not valid JSON: ${(error as Error).message}; pass an object such as --extra '{"timeout": 30}'`);
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new UsageError(`--extra must be a JSON object such as '{"timeout": 30}'`);
-  return value as Record<string, unknown>;
-}
 
 function toRow(conn: Connection): Record<string, unknown> {
   return {

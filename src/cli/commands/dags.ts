@@ -4,7 +4,8 @@ import { runDagsTest } from "../dags-test.js";
 import { UsageError } from "../../errors.js";
 import { loadDagFromFile, planNextRuns } from "../next-runs.js";
 import { registerRunOperations } from "./operations.js";
-import { iso, parseConf, parseIsoFlag, printRows, resolveConfig, withStore, type GlobalFlags, withGlobalFlags } from "../context.js";
+import { logEvent } from "../../operations/context.js";
+import { CLI_ACTOR, iso, parseConf, parseIsoFlag, printRows, resolveConfig, withStore, type GlobalFlags, withGlobalFlags } from "../context.js";
 
 type JsonFlag = GlobalFlags & { json?: boolean };
 
@@ -45,10 +46,7 @@ export function registerDagsCommands(program: Command): void {
     const logicalDate = parseIsoFlag("--logical-date", flags.logicalDate);
     return withStore(flags, async (store) => {
       const run = await triggerDagRun(store, dagId, { conf, logicalDate, runId: flags.runId });
-      await store.db
-        .insertInto("event_log")
-        .values({ dttm: Date.now(), event: "trigger", dag_id: dagId, run_id: run.run_id, task_id: null, owner: "cli", extra: flags.conf ?? null })
-        .execute();
+      await logEvent(store.db, CLI_ACTOR, "trigger", { dagId, runId: run.run_id }, flags.conf ?? null);
       const out = { dag_id: dagId, run_id: run.run_id, state: run.state, logical_date: iso(run.logical_date), conf };
       process.stdout.write(flags.json ? `${JSON.stringify(out)}\n` : `queued run ${run.run_id} of ${dagId}\n`);
     });
@@ -67,10 +65,7 @@ export function registerDagsCommands(program: Command): void {
       withStore(flags, async (store) => {
         await requireDag(store.db, dagId);
         await store.db.updateTable("dag").set({ is_paused: paused }).where("dag_id", "=", dagId).execute();
-        await store.db
-          .insertInto("event_log")
-          .values({ dttm: Date.now(), event: name, dag_id: dagId, run_id: null, task_id: null, owner: "cli", extra: null })
-          .execute();
+        await logEvent(store.db, CLI_ACTOR, name, { dagId });
         process.stdout.write(`${paused ? "paused" : "unpaused"} ${dagId}\n`);
       }),
     );

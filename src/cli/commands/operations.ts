@@ -6,9 +6,8 @@ import { clearTaskInstances, type ClearOptions, type ClearResult } from "../../o
 import { MARK_STATES, markRun, markTaskInstances, type MarkState } from "../../operations/mark.js";
 import { setRunNote, setTaskNote } from "../../operations/notes.js";
 import type { Store } from "../../store/db.js";
-import { printRows, withStore, type GlobalFlags, withGlobalFlags } from "../context.js";
+import { CLI_ACTOR, printRows, withStore, type GlobalFlags, withGlobalFlags } from "../context.js";
 
-const CLI = { owner: "cli" };
 
 type ClearFlags = GlobalFlags & { upstream?: boolean; downstream?: boolean; onlyFailed?: boolean; yes?: boolean; dryRun?: boolean; json?: boolean };
 
@@ -48,7 +47,7 @@ export function registerTaskOperations(tasks: Command): void {
   ).action((dagId: string, runId: string, taskId: string, state: string, flags: GlobalFlags & { upstream?: boolean; downstream?: boolean; json?: boolean }) => {
     const target = parseMarkState(state);
     return withStore(flags, async (store) => {
-      const result = await markTaskInstances(store, CLI, dagId, runId, taskId, target, { upstream: flags.upstream, downstream: flags.downstream });
+      const result = await markTaskInstances(store, CLI_ACTOR, dagId, runId, taskId, target, { upstream: flags.upstream, downstream: flags.downstream });
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(result)}\n`);
         return;
@@ -63,7 +62,7 @@ export function registerTaskOperations(tasks: Command): void {
     tasks.command("note").description("set the note of a task instance").argument("<dag_id>").argument("<run_id>").argument("<task_id>").argument("<text>"),
   ).action((dagId: string, runId: string, taskId: string, text: string, flags: GlobalFlags) =>
     withStore(flags, async (store) => {
-      await setTaskNote(store, CLI, dagId, runId, taskId, text);
+      await setTaskNote(store, CLI_ACTOR, dagId, runId, taskId, text);
       process.stdout.write(`set the note of ${taskId} in run ${runId} of ${dagId}\n`);
     }),
   );
@@ -81,7 +80,7 @@ export function registerRunOperations(dags: Command): void {
       .option("--json", "print JSON"),
   ).action((dagId: string, runId: string, flags: GlobalFlags & { onlyFailed?: boolean; json?: boolean }) =>
     withStore(flags, async (store) => {
-      printCleared(await clearTaskInstances(store, CLI, dagId, runId, { onlyFailed: flags.onlyFailed }), Boolean(flags.json), false);
+      printCleared(await clearTaskInstances(store, CLI_ACTOR, dagId, runId, { onlyFailed: flags.onlyFailed }), Boolean(flags.json), false);
     }),
   );
 
@@ -96,7 +95,7 @@ export function registerRunOperations(dags: Command): void {
   ).action((dagId: string, runId: string, state: string, flags: GlobalFlags & { json?: boolean }) => {
     const target = parseMarkState(state);
     return withStore(flags, async (store) => {
-      const result = await markRun(store, CLI, dagId, runId, target);
+      const result = await markRun(store, CLI_ACTOR, dagId, runId, target);
       if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
       else process.stdout.write(`marked run ${runId} of ${dagId} ${target} (was ${result.from}); ${result.tasks.length} unfinished task instance(s) changed\n`);
     });
@@ -105,7 +104,7 @@ export function registerRunOperations(dags: Command): void {
   withGlobalFlags(dags.command("note").description("set the note of a DAG run").argument("<dag_id>").argument("<run_id>").argument("<text>")).action(
     (dagId: string, runId: string, text: string, flags: GlobalFlags) =>
       withStore(flags, async (store) => {
-        await setRunNote(store, CLI, dagId, runId, text);
+        await setRunNote(store, CLI_ACTOR, dagId, runId, text);
         process.stdout.write(`set the note of run ${runId} of ${dagId}\n`);
       }),
   );
@@ -120,7 +119,7 @@ function parseMarkState(state: string): MarkState {
 async function clearWithConfirmation(store: Store, dagId: string, runId: string, options: ClearOptions, flags: ClearFlags): Promise<void> {
   const json = Boolean(flags.json);
   if (!flags.yes) {
-    const preview = await clearTaskInstances(store, CLI, dagId, runId, { ...options, dryRun: true });
+    const preview = await clearTaskInstances(store, CLI_ACTOR, dagId, runId, { ...options, dryRun: true });
     if (flags.dryRun || preview.cleared.length === 0) {
       printCleared(preview, json, true);
       return;
@@ -135,7 +134,7 @@ async function clearWithConfirmation(store: Store, dagId: string, runId: string,
       return;
     }
   }
-  printCleared(await clearTaskInstances(store, CLI, dagId, runId, options), json, false);
+  printCleared(await clearTaskInstances(store, CLI_ACTOR, dagId, runId, options), json, false);
 }
 
 function printCleared(result: ClearResult, json: boolean, dryRun: boolean): void {

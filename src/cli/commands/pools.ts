@@ -1,9 +1,8 @@
 import type { Command } from "commander";
 import { UsageError } from "../../errors.js";
 import { deletePool, getPool, listPools, setPool, type PoolStats } from "../../operations/pools.js";
-import { printRows, withStore, type GlobalFlags, withGlobalFlags } from "../context.js";
+import { CLI_ACTOR, printRows, withStore, type GlobalFlags, withGlobalFlags } from "../context.js";
 
-const CLI = { owner: "cli" };
 const COLUMNS = ["pool", "slots", "used", "queued", "open", "description"];
 
 export function registerPoolsCommands(program: Command): void {
@@ -35,7 +34,7 @@ export function registerPoolsCommands(program: Command): void {
     const slots = Number(slotsText);
     if (!/^\d+$/.test(slotsText.trim())) throw new UsageError(`slots must be an integer >= 0, got '${slotsText}'`);
     return withStore(flags, async (store) => {
-      const pool = await setPool(store, CLI, name, slots, flags.description);
+      const pool = await setPool(store, CLI_ACTOR, name, slots, flags.description);
       process.stdout.write(flags.json ? `${JSON.stringify(pool)}\n` : `pool ${name} has ${pool.slots} slots (${pool.open} open)\n`);
     });
   });
@@ -43,7 +42,7 @@ export function registerPoolsCommands(program: Command): void {
   withGlobalFlags(pools.command("delete").description("delete a pool (not default_pool, nor one in use)").argument("<name>")).action(
     (name: string, flags: GlobalFlags) =>
       withStore(flags, async (store) => {
-        await deletePool(store, CLI, name);
+        await deletePool(store, CLI_ACTOR, name);
         process.stdout.write(`deleted pool ${name}\n`);
       }),
   );

@@ -2,8 +2,8 @@ import type { Command } from "commander";
 import { NotFoundError } from "../../errors.js";
 import { SecretBox } from "../../runtime/secrets.js";
 import { deleteVariable, findVariable, listVariables, setVariable } from "../../runtime/variables.js";
-import { auditEvent } from "../audit.js";
-import { printRows, withStore, type GlobalFlags, withGlobalFlags } from "../context.js";
+import { logEvent } from "../../operations/context.js";
+import { CLI_ACTOR, printRows, withStore, type GlobalFlags, withGlobalFlags } from "../context.js";
 
 type JsonFlag = GlobalFlags & { json?: boolean };
 
@@ -29,7 +29,7 @@ export function registerVariablesCommands(program: Command): void {
   ).action((key: string, value: string, flags: GlobalFlags & { description?: string }) =>
     withStore(flags, async (store, config) => {
       await setVariable(store.db, SecretBox.open(config.secretKey, config.home), key, value, flags.description);
-      await auditEvent(store, "variable.set", key);
+      await logEvent(store.db, CLI_ACTOR, "variable.set", {}, key);
       process.stdout.write(`variable ${key} set\n`);
     }),
   );
@@ -45,7 +45,7 @@ export function registerVariablesCommands(program: Command): void {
   withGlobalFlags(variables.command("delete").description("delete a variable").argument("<key>")).action((key: string, flags: GlobalFlags) =>
     withStore(flags, async (store) => {
       await deleteVariable(store.db, key);
-      await auditEvent(store, "variable.delete", key);
+      await logEvent(store.db, CLI_ACTOR, "variable.delete", {}, key);
       process.stdout.write(`variable ${key} deleted\n`);
     }),
   );
