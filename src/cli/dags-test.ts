@@ -21,6 +21,7 @@ import { openStore } from "../store/db.js";
 import { migrate } from "../store/migrate.js";
 import { SecretBox } from "../runtime/secrets.js";
 import { StoreRuntimeService } from "../runtime/service.js";
+import { chooseDagId, requireDagFile } from "./dag-file.js";
 
 export interface DagsTestOptions {
   dag?: string;
@@ -49,10 +50,7 @@ export interface DagsTestOutcome {
 }
 
 export async function runDagsTest(file: string, options: DagsTestOptions): Promise<DagsTestOutcome> {
-  const resolved = path.resolve(file);
-  if (!fs.existsSync(resolved) || !fs.statSync(resolved).isFile()) {
-    throw new UsageError(`DAG file ${file} does not exist: give the path of a .ts or .js DAG file`);
-  }
+  const resolved = requireDagFile(file);
   const home = fs.mkdtempSync(path.join(os.tmpdir(), "aloft-dags-test-"));
   const logger = options.verbose ? createLogger("info", "dags-test") : silentLogger;
   const store = await openStore(`sqlite://${path.join(home, "aloft.db")}`);
@@ -63,18 +61,7 @@ export async function runDagsTest(file: string, options: DagsTestOptions): Promi
     if (report.importErrors.length > 0) {
       throw new UsageError(`${file} failed to import: ${report.importErrors[0]!.message}`);
     }
-    const dagIds = [...report.added];
-    const dagId = options.dag ?? (dagIds.length === 1 ? dagIds[0] : undefined);
-    if (!dagId) {
-      throw new UsageError(
-        dagIds.length === 0
-          ? `${file} defines no DAG: call dag(...) in it`
-          : `${file} defines several DAGs (${dagIds.join(", ")}): choose one with --dag ID`,
-      );
-    }
-    if (!dagIds.includes(dagId)) {
-      throw new UsageError(`${file} defines no DAG '${dagId}'; it defines: ${dagIds.join(", ") || "none"}`);
-    }
+    const dagId = chooseDagId(file, report.added, options.dag);
     // Only the manual run below: no scheduled runs, no other DAG of the file.
     await store.db.updateTable("dag").set({ next_dagrun_create_after: null, next_dagrun_logical_date: null }).execute();
     await store.db.updateTable("dag").set({ is_paused: 1 }).where("dag_id", "!=", dagId).execute();

@@ -12,6 +12,7 @@ import { UsageError } from "../errors.js";
 import { parseDagFiles } from "../processor/parse.js";
 import { timetableOf } from "../timetable/schedule.js";
 import { nextRun, type DataInterval } from "../timetable/timetable.js";
+import { chooseDagId, requireDagFile } from "./dag-file.js";
 
 export interface NextRunRow {
   logical_date: string;
@@ -31,22 +32,13 @@ export interface NextRunsOptions {
 
 /** Parses one DAG file and returns the DAG chosen by `dagId` (or its only DAG). */
 export async function loadDagFromFile(file: string, dagId: string | undefined, parseTimeoutMs: number): Promise<SerializedDag> {
-  const resolved = path.resolve(file);
-  if (!fs.existsSync(resolved) || !fs.statSync(resolved).isFile()) {
-    throw new UsageError(`DAG file ${file} does not exist: give the path of a .ts or .js DAG file`);
-  }
+  const resolved = requireDagFile(file);
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "aloft-next-runs-"));
   try {
     const [parsed] = await parseDagFiles([resolved], { outDir, timeoutMs: parseTimeoutMs });
     if (!parsed || !parsed.ok) throw new UsageError(`${file} failed to import: ${parsed?.ok === false ? parsed.error : "no result"}`);
-    const ids = parsed.dags.map((d) => d.dagId);
-    const chosen = dagId ?? (ids.length === 1 ? ids[0] : undefined);
-    if (chosen === undefined) {
-      throw new UsageError(ids.length === 0 ? `${file} defines no DAG: call dag(...) in it` : `${file} defines several DAGs (${ids.join(", ")}): choose one with --dag ID`);
-    }
-    const dag = parsed.dags.find((d) => d.dagId === chosen);
-    if (!dag) throw new UsageError(`${file} defines no DAG '${chosen}'; it defines: ${ids.join(", ") || "none"}`);
-    return dag;
+    const chosen = chooseDagId(file, parsed.dags.map((d) => d.dagId), dagId);
+    return parsed.dags.find((d) => d.dagId === chosen)!;
   } finally {
     fs.rmSync(outDir, { recursive: true, force: true });
   }

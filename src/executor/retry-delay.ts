@@ -3,6 +3,7 @@
  * computes it. Pure, so that the numbers can be checked exactly.
  */
 import crypto from "node:crypto";
+import { pythonIsoformat } from "../util/dates.js";
 
 /** Airflow's MAX_RETRY_DELAY: the backoff is capped at 24 hours even with no maxRetryDelay. */
 export const MAX_BACKOFF_MS = 24 * 60 * 60 * 1000;
@@ -44,9 +45,5 @@ export function retryDelayMs(policy: RetryPolicy, failed: FailedTry): number {
 
 /** `str()` of a UTC Python datetime: "2025-01-01 00:00:00+00:00", microseconds only when not zero. */
 export function pythonDatetime(ms: number): string {
-  if (!Number.isFinite(ms)) return "None";
-  const iso = new Date(ms).toISOString(); // 2025-01-01T00:00:00.000Z
-  const millis = iso.slice(20, 23);
-  const fraction = millis === "000" ? "" : `.${millis}000`;
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${fraction}+00:00`;
+  return Number.isFinite(ms) ? pythonIsoformat(new Date(ms), " ") : "None";
 }

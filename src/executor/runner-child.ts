@@ -6,6 +6,7 @@
 import { spawn } from "node:child_process";
 import { pathToFileURL } from "node:url";
 import { takeRegisteredDags } from "../dag/registry.js";
+import { taskLabel } from "../dag/validate.js";
 import type { Dag, TaskContext, TaskLogger } from "../dag/types.js";
 import { isFailTask, isSkipTask } from "../dag/signals.js";
 import type { FromRunner, ToRunner, TryOutcome, TryRequest } from "./protocol.js";
@@ -233,7 +234,7 @@ async function renderBash(request: TryRequest, rt: TryRuntime, item: unknown): P
   if (!Object.values(templates).some(isTemplate)) return { command: request.command ?? "", env: request.env };
   const logicalDate = new Date(request.logicalDate);
   const rendered = await renderTemplates(
-    `DAG '${request.dagId}', task '${request.taskId}'`,
+    taskLabel(request.dagId, request.taskId),
     templates,
     {
       dagId: request.dagId,
@@ -367,8 +368,9 @@ function makeContext(request: TryRequest, write: (text: string) => void): TaskCo
 
 /** ctx.xcom, ctx.variables and ctx.connections of the running try (calls fail clearly outside one). */
 function runtimeAccess(request: TryRequest): Pick<TaskContext, "xcom" | "variables" | "connections"> {
-  const rt = runtime ?? new TryRuntime(runtimeClient, request);
-  return { xcom: rt.xcom(), variables: rt.variables(), connections: rt.connections() };
+  // Contexts are only made while a try runs; the pool answers calls for the running try alone.
+  if (!runtime || runtime.request !== request) throw new Error(`no try of ${request.dagId}.${request.taskId} is running in this runner`);
+  return { xcom: runtime.xcom(), variables: runtime.variables(), connections: runtime.connections() };
 }
 
 /** Sends what the task prints to its log for the length of the try. */

@@ -4,6 +4,7 @@
  */
 import type { SensorResult, TaskRef } from "../dag/types.js";
 import type { SensorRequest, TryOutcome, TryRequest } from "./protocol.js";
+import { taskLabel } from "../dag/validate.js";
 
 /** Whether a failed try is followed by another: retries left (reschedules do not count) and no FailTask. */
 export function retryFollows(request: Pick<TryRequest, "tryNumber" | "maxTries" | "sensor">, outcome: Pick<TryOutcome, "state" | "noRetry">): boolean {
@@ -12,10 +13,6 @@ export function retryFollows(request: Pick<TryRequest, "tryNumber" | "maxTries" 
   return tries <= request.maxTries;
 }
 
-/** "DAG 'x', task 'y'" for runner messages. */
-function label(task: TaskRef): string {
-  return `DAG '${task.dagId}', task '${task.taskId}'`;
-}
 
 /**
  * A branch's outcome: the direct downstream tasks it did not choose are skipped. The result may name
@@ -31,7 +28,7 @@ export function branchOutcome(task: TaskRef, result: unknown): TryOutcome {
       const valid = downstream.map((d) => d.taskId).join(", ") || "(none: the branch has no downstream task)";
       return {
         state: "failed",
-        error: `${label(task)}: the branch returned ${JSON.stringify(id)}, which is not a direct downstream task; valid choices: ${valid}`,
+        error: `${taskLabel(task.dagId, task.taskId)}: the branch returned ${JSON.stringify(id)}, which is not a direct downstream task; valid choices: ${valid}`,
       };
     }
     for (const d of matches) selected.add(d.taskId);

@@ -41,7 +41,7 @@ export class TryRuntime {
 
   constructor(
     private readonly client: RuntimeClient,
-    private readonly request: TryRequest,
+    readonly request: TryRequest,
   ) {
     this.where = taskLabel(request.dagId, request.taskId);
   }

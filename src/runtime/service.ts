@@ -6,6 +6,7 @@
  */
 import type { TryRequest } from "../executor/protocol.js";
 import type { SerializedDag } from "../dag/types.js";
+import { DagCache } from "../scheduler/dag-cache.js";
 import type { Store } from "../store/db.js";
 import { taskLabel } from "../dag/validate.js";
 import { findConnection } from "./connections.js";
@@ -25,13 +26,15 @@ export interface StoreRuntimeOptions {
 }
 
 export class StoreRuntimeService implements RuntimeService {
-  /** Serialized DAGs by id, parsed once per version (a mapped task's instances each ask for theirs). */
-  private readonly dags = new Map<string, { hash: string; dag: SerializedDag }>();
+  /** Serialized DAGs, parsed once per version (a mapped task's instances each ask for theirs). */
+  private readonly dags: DagCache;
 
   constructor(
     private readonly store: Store,
     private readonly options: StoreRuntimeOptions,
-  ) {}
+  ) {
+    this.dags = new DagCache(store);
+  }
 
   async call(request: TryRequest, method: string, args: Record<string, unknown>): Promise<unknown> {
     const { db } = this.store;
@@ -67,14 +70,11 @@ export class StoreRuntimeService implements RuntimeService {
   }
 
   private async dag(request: TryRequest): Promise<SerializedDag> {
-    const { db } = this.store;
-    const version = await db.selectFrom("dag").select("dag_hash").where("dag_id", "=", request.dagId).executeTakeFirstOrThrow();
-    const cached = this.dags.get(request.dagId);
-    if (cached?.hash === version.dag_hash) return cached.dag;
-    const row = await db.selectFrom("dag").select(["serialized", "dag_hash"]).where("dag_id", "=", request.dagId).executeTakeFirstOrThrow();
-    const dag = JSON.parse(row.serialized) as SerializedDag;
-    this.dags.set(request.dagId, { hash: row.dag_hash, dag });
-    return dag;
+    // Each call checks the stored version, so a DAG parsed again is seen at once.
+    this.dags.markStale();
+    const cached = (await this.dags.load([request.dagId])).get(request.dagId);
+    if (!cached) throw new Error(`${taskLabel(request.dagId, request.taskId)}: the DAG is no longer stored`);
+    return cached.dag;
   }
 }
 

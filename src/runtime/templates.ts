@@ -6,6 +6,7 @@
  * uses, they are fetched, and the template is rendered again with them.
  */
 import nunjucks from "nunjucks";
+import { pythonIsoformat } from "../util/dates.js";
 
 const environment = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: true });
 
@@ -168,17 +169,17 @@ function templateContext(
   return {
     ds,
     ds_nodash: ds.replace(/-/g, ""),
-    ts: pythonIso(inputs.logicalDate),
-    ts_nodash: pythonIso(inputs.logicalDate).slice(0, 19).replace(/[-:]/g, ""),
-    logical_date: pythonIso(inputs.logicalDate),
-    data_interval_start: pythonIso(inputs.dataIntervalStart),
-    data_interval_end: pythonIso(inputs.dataIntervalEnd),
+    ts: pythonIsoformat(inputs.logicalDate),
+    ts_nodash: pythonIsoformat(inputs.logicalDate).slice(0, 19).replace(/[-:]/g, ""),
+    logical_date: pythonIsoformat(inputs.logicalDate),
+    data_interval_start: pythonIsoformat(inputs.dataIntervalStart),
+    data_interval_end: pythonIsoformat(inputs.dataIntervalEnd),
     run_id: inputs.runId,
     dag: { dag_id: inputs.dagId },
     task: { task_id: inputs.taskId },
     ti: taskInstance,
     task_instance: taskInstance,
-    dag_run: { run_id: inputs.runId, conf: inputs.conf, logical_date: pythonIso(inputs.logicalDate) },
+    dag_run: { run_id: inputs.runId, conf: inputs.conf, logical_date: pythonIsoformat(inputs.logicalDate) },
     params: inputs.params,
     map_index: inputs.mapIndex,
     ...(inputs.mapIndex >= 0 ? { item: inputs.item } : {}),
@@ -252,12 +253,6 @@ function isoDay(date: Date): string {
   return date.toISOString().slice(0, 10);
 }
 
-/** Python's isoformat() of a UTC datetime, as Airflow prints `ts`: 2026-01-05T00:00:00+00:00. */
-function pythonIso(date: Date): string {
-  const iso = date.toISOString();
-  const ms = date.getUTCMilliseconds();
-  return `${iso.slice(0, 19)}${ms === 0 ? "" : `.${String(ms).padStart(3, "0")}000`}+00:00`;
-}
 
 function cleanMessage(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);

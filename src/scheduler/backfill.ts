@@ -5,7 +5,6 @@
  * `reprocess`. Pausing stops starting runs; cancelling also fails the runs not started yet.
  */
 import type { Kysely, Transaction } from "kysely";
-import type { SerializedDag } from "../dag/types.js";
 import { NotFoundError, UsageError } from "../errors.js";
 import type { Store } from "../store/db.js";
 import type { BackfillReprocess, BackfillRow, Database, DagRunRow } from "../store/schema.js";
@@ -13,7 +12,7 @@ import { timetableOf } from "../timetable/schedule.js";
 import { MAX_BACKFILL_RUNS, runsBetween } from "../timetable/timetable.js";
 import { chunks } from "../util/chunks.js";
 import { fenced, type LeaseHandle } from "./lease.js";
-import { queuedRunRow, requireDag, runIdFor } from "./runs.js";
+import { queuedRunRow, requireSerializedDag, runIdFor } from "./runs.js";
 import { validateRunConf } from "./run-params.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -60,11 +59,10 @@ export async function createBackfill(store: Store, request: BackfillRequest): Pr
   if (from > to) {
     throw new UsageError(`--from (${new Date(from).toISOString()}) is after --to (${new Date(to).toISOString()}): swap them`);
   }
-  await requireDag(store.db, dagId);
+  const dag = await requireSerializedDag(store.db, dagId);
   // Every run of the backfill gets this conf: check it against the DAG's params once, up front.
-  await validateRunConf(store.db, dagId, request.conf ?? {});
-  const stored = await store.db.selectFrom("dag").select("serialized").where("dag_id", "=", dagId).executeTakeFirstOrThrow();
-  const tt = timetableOf(JSON.parse(stored.serialized) as SerializedDag);
+  validateRunConf(dag, request.conf ?? {});
+  const tt = timetableOf(dag);
   if (tt.spec.kind !== "cron" && tt.spec.kind !== "every") {
     throw new UsageError(
       `DAG '${dagId}' has no time-based schedule (schedule ${tt.spec.kind === "none" ? "null" : tt.spec.kind}): ` +

@@ -8,9 +8,10 @@
  */
 import type { Kysely, Transaction } from "kysely";
 import { taskLabel } from "../dag/validate.js";
-import { logLine } from "../executor/try-logs.js";
+import { appendTryLogs, logLine } from "../executor/try-logs.js";
 import type { Database } from "../store/schema.js";
 import { readMapSource } from "../runtime/xcom.js";
+import { chunks } from "../util/chunks.js";
 import type { Expansion } from "./task-evaluation.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -57,7 +58,7 @@ export async function expandMappedTasks(trx: Db, expansions: Expansion[], now: n
     await trx.updateTable("task_instance").set({ map_index: 0, state: "scheduled", updated_at: now }).where("id", "=", ti.id).execute();
     const { id: _id, ...template } = ti;
     const rows = Array.from({ length: value.length - 1 }, (_, i) => ({ ...template, map_index: i + 1, state: "scheduled" as const, updated_at: now }));
-    for (let i = 0; i < rows.length; i += 500) await trx.insertInto("task_instance").values(rows.slice(i, i + 500)).execute();
+    for (const part of chunks(rows, 500)) await trx.insertInto("task_instance").values(part).execute();
   }
   return changed;
 }
@@ -73,7 +74,8 @@ async function failPlaceholder(trx: Db, ti: { id: number; dag_id: string; run_id
     .insertInto("task_try")
     .values({ ...key, try_number: 1, state: "failed", hostname: "scheduler", pid: null, start_date: now, end_date: now, duration_ms: 0 })
     .execute();
-  await trx.insertInto("task_log").values({ ...key, try_number: 1, chunk: logLine("ERROR", `try ended: failed: ${error}`), created_at: now }).execute();
+  const request = { tiId: ti.id, dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: -1, tryNumber: 1 };
+  await appendTryLogs(trx, [{ request, text: logLine("ERROR", `try ended: failed: ${error}`), at: now }]);
 }
 
 function describeType(value: unknown): string {

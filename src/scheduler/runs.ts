@@ -18,8 +18,17 @@ type Db = Kysely<Database> | Transaction<Database>;
 /** Throws the CLI's "unknown DAG" error unless the DAG exists. */
 export async function requireDag(db: Db, dagId: string): Promise<void> {
   const dag = await db.selectFrom("dag").select("dag_id").where("dag_id", "=", dagId).executeTakeFirst();
-  if (!dag) throw new NotFoundError(`DAG '${dagId}' does not exist: see 'aloft dags list' for the DAG ids`);
+  if (!dag) throw unknownDag(dagId);
 }
+
+/** The DAG as last parsed; throws the CLI's "unknown DAG" error unless it exists. */
+export async function requireSerializedDag(db: Db, dagId: string): Promise<SerializedDag> {
+  const row = await db.selectFrom("dag").select("serialized").where("dag_id", "=", dagId).executeTakeFirst();
+  if (!row) throw unknownDag(dagId);
+  return JSON.parse(row.serialized) as SerializedDag;
+}
+
+const unknownDag = (dagId: string) => new NotFoundError(`DAG '${dagId}' does not exist: see 'aloft dags list' for the DAG ids`);
 
 /** The run of a DAG with this run id, if there is one. */
 export function findRun(db: Db, dagId: string, runId: string): Promise<DagRunRow | undefined> {
@@ -73,13 +82,12 @@ export interface TriggerOptions {
  * lease: the CLI and the API may call it while a scheduler runs.
  */
 export async function triggerDagRun(store: Store, dagId: string, options: TriggerOptions = {}): Promise<DagRunRow> {
-  await requireDag(store.db, dagId);
-  await validateRunConf(store.db, dagId, options.conf ?? {});
+  const dag = await requireSerializedDag(store.db, dagId);
+  validateRunConf(dag, options.conf ?? {});
   const now = Date.now();
   const logicalDate = options.logicalDate ?? now;
   // An interval DAG's manual run covers the last complete interval before its logical date, as in Airflow.
-  const stored = await store.db.selectFrom("dag").select("serialized").where("dag_id", "=", dagId).executeTakeFirstOrThrow();
-  const interval = manualDataInterval(timetableOf(JSON.parse(stored.serialized) as SerializedDag), new Date(logicalDate));
+  const interval = manualDataInterval(timetableOf(dag), new Date(logicalDate));
   const runId = options.runId ?? runIdFor("manual", logicalDate);
   if (await findRun(store.db, dagId, runId)) throw new UsageError(`DAG '${dagId}' already has a run '${runId}': give another run id or logical date`);
   await store.db
@@ -206,11 +214,11 @@ export async function startQueuedRuns(store: Store, lease: LeaseHandle, cache: D
     const cached = dags.get(run.dag_id);
     if (!cached || cached.isPaused) continue;
     const backfill = run.backfill_id === null ? undefined : backfills.get(Number(run.backfill_id));
+    if (backfill?.paused) continue;
     const limitKey = backfill ? `backfill:${run.backfill_id}` : run.dag_id;
     if (!running.has(limitKey)) {
       running.set(limitKey, backfill ? await runningBackfillRuns(store.db, Number(run.backfill_id)) : await countRuns(store.db, run.dag_id, ["running"]));
     }
-    if (backfill?.paused) continue;
     if (running.get(limitKey)! >= (backfill ? backfill.maxActiveRuns : cached.dag.maxActiveRuns)) continue;
     const weights = priorityWeights(cached.dag);
     await fenced(store, lease, async (trx) => {

@@ -235,7 +235,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     for (const run of runs) {
       const cached = dags.get(run.dagId);
       if (!cached || cached.isPaused) continue;
-      const usesPast = cached.dag.tasks.some((t) => t.dependsOnPast || t.waitForDownstream);
+      // The previous run only matters to instances still waiting to be scheduled.
+      const usesPast = run.tis.some((ti) => {
+        const task = cached.tasks.get(ti.task_id);
+        return ti.state === null && (task?.dependsOnPast || task?.waitForDownstream);
+      });
       const previous = usesPast ? await previousRunStates(store.db, run.id) : undefined;
       const evaluation = evaluateRun(cached.dag, run.tis, now, previous);
       if (evaluation.fromNone.size > 0 || evaluation.retriesDue.length > 0 || evaluation.runState || evaluation.toExpand) {

@@ -86,7 +86,7 @@ export function evaluateRun(dag: SerializedDag, tis: TiStateRow[], now: number, 
       if (decision.kind === "run" && !pastDependencyMet(task, previousRun)) continue;
       if (decision.kind === "run" && task.expandFrom !== undefined && (ti.map_index ?? -1) < 0) {
         // Its instances are created from the source's list; until then downstream tasks wait on it.
-        const sourceMapped = dag.tasks.some((t) => t.taskId === task.expandFrom && t.expandFrom !== undefined);
+        const sourceMapped = tasksById.get(task.expandFrom)?.expandFrom !== undefined;
         (result.toExpand ??= []).push({ tiId: ti.id, taskId: task.taskId, source: task.expandFrom, sourceMapped });
         continue;
       }

@@ -45,9 +45,8 @@ const CRON_FIELDS = [
  * expression, or null for `@once` and for no schedule. Assumes the schedule was validated.
  */
 export function resolveCron(schedule: string | null): string | null {
-  const trimmed = schedule?.trim() ?? null;
-  if (trimmed === null || trimmed === ONCE || trimmed === CONTINUOUS) return null;
-  return presetCron(trimmed) ?? trimmed;
+  const spec = specOfString(schedule);
+  return spec.kind === "cron" ? spec.cron : null;
 }
 
 /**

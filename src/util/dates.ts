@@ -93,3 +93,13 @@ function zoneOffset(instant: number, timezone: string): number {
   const wholeSeconds = instant - (((instant % 1000) + 1000) % 1000);
   return shownAsUtc - wholeSeconds;
 }
+
+/**
+ * Python's `isoformat(sep)` of a UTC datetime, as Airflow prints dates: 2026-01-05T00:00:00+00:00,
+ * with microseconds only when they are not zero. `sep` " " gives Python's `str()`.
+ */
+export function pythonIsoformat(date: Date, sep: "T" | " " = "T"): string {
+  const iso = date.toISOString();
+  const ms = date.getUTCMilliseconds();
+  return `${iso.slice(0, 10)}${sep}${iso.slice(11, 19)}${ms === 0 ? "" : `.${String(ms).padStart(3, "0")}000`}+00:00`;
+}
