@@ -42,6 +42,22 @@ export interface AloftConfig {
   xcomMaxBytes: number;
   /** Most task instances one mapped task may expand into. Default 1024. */
   maxMapLength: number;
+  /**
+   * What runs the scheduler's tries: "local" (runner processes in the scheduler's process), or a broker
+   * URL (redis://… or amqp://…) that `aloft worker` processes consume. Default "local".
+   */
+  executor: string;
+  /** Tries one `aloft worker` runs at once (its --concurrency). Default 16. */
+  workerConcurrency: number;
+  /** How often a worker records its heartbeat in the DB. Default 5000 ms. */
+  workerHeartbeatMs: number;
+  /** A worker silent for this long (DB time) is dead: its running tries are retried or failed. Default 30000 ms. */
+  workerTimeoutMs: number;
+  /**
+   * A try sent to a broker and still unclaimed after this long is sent again (a broker that restarted
+   * empty loses its messages; a repeated delivery only loses its claim). Default 60000 ms.
+   */
+  brokerResendMs: number;
 }
 
 type Source = "default" | "file" | "env" | "flag";
@@ -72,6 +88,11 @@ const SETTINGS: Setting[] = [
   { key: "secretKey", name: "secret_key", kind: "string", secret: true, fallback: () => "" },
   { key: "xcomMaxBytes", name: "xcom_max_bytes", kind: "int", fallback: () => 1_048_576 },
   { key: "maxMapLength", name: "max_map_length", kind: "int", fallback: () => 1024 },
+  { key: "executor", name: "executor", kind: "string", secret: true, fallback: () => "local" },
+  { key: "workerConcurrency", name: "worker_concurrency", kind: "int", fallback: () => 16 },
+  { key: "workerHeartbeatMs", name: "worker_heartbeat_ms", kind: "int", fallback: () => 5_000 },
+  { key: "workerTimeoutMs", name: "worker_timeout_ms", kind: "int", fallback: () => 30_000 },
+  { key: "brokerResendMs", name: "broker_resend_ms", kind: "int", fallback: () => 60_000 },
 ];
 
 export interface ResolvedConfig {
@@ -138,7 +159,7 @@ export function describeConfig(resolved: ResolvedConfig): Array<{ name: string; 
 }
 
 function maskSecret(setting: Setting, value: string): string {
-  if (setting.key === "databaseUrl") return maskDatabaseUrl(value);
+  if (setting.key === "databaseUrl" || setting.key === "executor") return maskDatabaseUrl(value);
   return value === "" ? "" : "***";
 }
 

@@ -6,12 +6,17 @@ import os from "node:os";
 import { CallbackRunner } from "./callbacks/callback-runner.js";
 import type { AloftConfig } from "./config.js";
 import { LocalExecutor } from "./executor/local.js";
+import { BrokerExecutor } from "./executor/broker-executor.js";
+import type { Executor } from "./executor/executor.js";
+import { openBroker } from "./broker/broker.js";
+import { WorkerHeartbeat } from "./worker/heartbeat.js";
+import { defaultWorkerName, setWorkerState } from "./worker/registry.js";
 import type { Logger } from "./logging.js";
 import { processDagFolder, scheduleDagProcessing } from "./processor/processor.js";
 import type { SyncReport } from "./processor/sync.js";
 import { DagCache } from "./scheduler/dag-cache.js";
 import { renewLease, takeLease, type LeaseHandle } from "./scheduler/lease.js";
-import { resetOrphanedTries } from "./scheduler/orphans.js";
+import { resetOrphanedTries, settleDeadWorkers } from "./scheduler/orphans.js";
 import { Scheduler } from "./scheduler/scheduler.js";
 import type { Store } from "./store/db.js";
 import { SecretBox } from "./runtime/secrets.js";
@@ -50,15 +55,8 @@ export async function startEngine({ store, config, logger }: EngineOptions): Pro
   const firstParse = await processDagFolder(processorOptions);
   await resetOrphanedTries(store, lease, new DagCache(store), logger);
 
-  const runtime = new StoreRuntimeService(store, { box: SecretBox.open(config.secretKey, config.home), xcomMaxBytes: config.xcomMaxBytes });
-  const executor = new LocalExecutor(store, {
-    parallelism: config.parallelism,
-    warmRunners: config.warmRunners,
-    logger,
-    runtime,
-    xcomMaxBytes: config.xcomMaxBytes,
-  });
-  const scheduler = new Scheduler({ store, lease, executor, logger, maxMapLength: config.maxMapLength });
+  const executor = await startExecutor(store, config, logger);
+  const scheduler = new Scheduler({ store, lease, executor: executor.executor, logger, maxMapLength: config.maxMapLength });
   // DAG callbacks (and task callbacks of killed tries) run in processes of their own.
   const callbacks = new CallbackRunner({ store, logger });
   await callbacks.start();
@@ -66,6 +64,13 @@ export async function startEngine({ store, config, logger }: EngineOptions): Pro
   scheduler.start();
 
   const stopParsing = scheduleDagProcessing(processorOptions, config.parseIntervalMs, () => scheduler.wake());
+  // Workers (remote ones; a local executor lives and dies with this process) that stopped heartbeating.
+  const deadWorkerCache = new DagCache(store);
+  const deadWorkerTimer = setInterval(() => {
+    settleDeadWorkers(store, deadWorkerCache, config.workerTimeoutMs, logger)
+      .then((dead) => dead.length > 0 && scheduler.wake())
+      .catch((error: Error) => logger.warn({ err: error.message }, "could not check worker heartbeats; trying again"));
+  }, Math.max(500, Math.min(config.workerHeartbeatMs, config.workerTimeoutMs / 3)));
   const renewTimer = setInterval(() => {
     renewLease(store, lease, LEASE_MS).catch((error: Error) => logger.warn({ err: error.message }, "could not renew the scheduler lease"));
   }, LEASE_MS / 3);
@@ -76,10 +81,57 @@ export async function startEngine({ store, config, logger }: EngineOptions): Pro
     firstParse,
     async stop(graceMs = 0) {
       clearInterval(renewTimer);
+      clearInterval(deadWorkerTimer);
       stopParsing();
       await scheduler.stop();
       await executor.close(graceMs);
       await callbacks.stop(Math.max(graceMs, 1_000));
+    },
+  };
+}
+
+interface RunningExecutor {
+  executor: Executor;
+  close(graceMs: number): Promise<void>;
+}
+
+/**
+ * The executor config names: "local" runs tries in this process's runner pool (registered as a local
+ * worker, so `aloft workers list` shows it); a broker URL sends them to `aloft worker` processes.
+ */
+async function startExecutor(store: Store, config: AloftConfig, logger: Logger): Promise<RunningExecutor> {
+  if (config.executor !== "local") {
+    const broker = await openBroker(config.executor, logger);
+    const executor = new BrokerExecutor(store, broker, { parallelism: config.parallelism, logger, resendMs: config.brokerResendMs });
+    await executor.start();
+    logger.info({ broker: broker.url }, "tries go to workers through the broker");
+    return { executor, close: () => executor.close() };
+  }
+  const runtime = new StoreRuntimeService(store, { box: SecretBox.open(config.secretKey, config.home), xcomMaxBytes: config.xcomMaxBytes });
+  const name = defaultWorkerName("local");
+  const executor = new LocalExecutor(store, {
+    parallelism: config.parallelism,
+    warmRunners: config.warmRunners,
+    logger,
+    workerName: name,
+    runtime,
+    xcomMaxBytes: config.xcomMaxBytes,
+  });
+  const heartbeat = new WorkerHeartbeat({
+    store,
+    identity: { name, kind: "local", hostname: os.hostname(), pid: process.pid, queues: ["*"], concurrency: config.parallelism },
+    intervalMs: config.workerHeartbeatMs,
+    timeoutMs: config.workerTimeoutMs,
+    stats: () => executor.stats(),
+    logger,
+  });
+  await heartbeat.start();
+  return {
+    executor,
+    async close(graceMs) {
+      await executor.close(graceMs);
+      await heartbeat.stop();
+      await setWorkerState(store, name, "stopped", "scheduler stopped").catch(() => undefined);
     },
   };
 }

@@ -70,7 +70,14 @@ export async function runDagsTest(file: string, options: DagsTestOptions): Promi
     const lease = await takeLease(store, `dags-test:${process.pid}`, 3_600_000);
     // A throwaway database has no variables or connections, but XCom and mapping work as in standalone.
     const runtime = new StoreRuntimeService(store, { box: SecretBox.open("", home), xcomMaxBytes: options.xcomMaxBytes ?? 1_048_576 });
-    const executor = new LocalExecutor(store, { parallelism: options.parallelism, warmRunners: 1, logger, runtime, xcomMaxBytes: options.xcomMaxBytes });
+    const executor = new LocalExecutor(store, {
+      parallelism: options.parallelism,
+      warmRunners: 1,
+      logger,
+      workerName: `dags-test:${process.pid}`,
+      runtime,
+      xcomMaxBytes: options.xcomMaxBytes,
+    });
     // Progress lines, in the order tries finished; awaited before the result is returned.
     let progressLines = Promise.resolve();
     const progress = options.onTaskFinished;

@@ -12,6 +12,7 @@ import { registerPoolsCommands } from "./commands/pools.js";
 import { registerStandaloneCommand } from "./commands/standalone.js";
 import { registerTasksCommands } from "./commands/tasks.js";
 import { registerVariablesCommands } from "./commands/variables.js";
+import { registerWorkerCommands } from "./commands/worker.js";
 
 export function buildProgram(): Command {
   const program = new Command("aloft")
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerConfigCommands(program);
   registerVariablesCommands(program);
   registerConnectionsCommands(program);
+  registerWorkerCommands(program);
   return program;
 }
 

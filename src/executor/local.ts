@@ -1,7 +1,8 @@
 /**
  * The local executor: claims queued tries in the DB, runs them on the warm runner pool, and records
- * their outcomes in batches. It tells its owner (the scheduler) which DAG runs moved, so that the
- * downstream tasks are looked at right away instead of at the next tick.
+ * their outcomes in batches. It tells its owner (the scheduler, or a remote worker) which tries ended,
+ * so that the downstream tasks are looked at right away instead of at the next tick. A remote worker
+ * (worker/worker.ts) is this executor fed by a broker.
  */
 import os from "node:os";
 import type { Logger } from "../logging.js";
@@ -13,13 +14,16 @@ import { RunnerPool } from "./runner-pool.js";
 import type { RuntimeService } from "../runtime/service.js";
 import { appendTryLogs, LOG_FLUSH_MS, type LogChunk } from "./try-logs.js";
 import { settleStoppedTries, stopReason } from "./stopped-tries.js";
-import { claimTries, finishTries, type FinishedTry } from "./tries.js";
+import { claimTries, finishTries, handBackTries, type FinishedTry } from "./tries.js";
+import type { WorkerStats } from "../worker/registry.js";
 import { chunks } from "../util/chunks.js";
 
 export interface LocalExecutorOptions {
   parallelism: number;
   warmRunners: number;
   logger: Logger;
+  /** The worker row its claims are recorded under (see worker/registry.ts). */
+  workerName: string;
   hostname?: string;
   /**
    * How often the executor checks whether its running tries were changed in the DB by someone else
@@ -50,6 +54,9 @@ export class LocalExecutor implements Executor {
   private readonly stopping = new Set<number>();
   private readonly watchTimer: NodeJS.Timeout;
   private watching = false;
+  /** Tries whose outcome was recorded, and how many of those failed (failed or up_for_retry). */
+  private triesDone = 0;
+  private triesFailed = 0;
 
   constructor(
     private readonly store: Store,
@@ -78,16 +85,26 @@ export class LocalExecutor implements Executor {
   }
 
   submit(requests: TryRequest[]): void {
-    if (requests.length === 0) return;
-    const limit = this.options.xcomMaxBytes;
-    if (limit !== undefined) requests = requests.map((r) => ({ ...r, xcomMaxBytes: limit }));
-    this.inFlight += requests.length;
     void this.claimAndRun(requests);
   }
 
-  private async claimAndRun(requests: TryRequest[]): Promise<void> {
+  /** What a worker reports with its heartbeat. */
+  stats(): WorkerStats {
+    return { running: this.running.size, triesDone: this.triesDone, triesFailed: this.triesFailed };
+  }
+
+  /**
+   * Claims the tries and starts the ones won; resolves with those once the claims are decided (a
+   * broker worker acknowledges its messages then). Tries lost to another claimer are dropped.
+   */
+  async claimAndRun(requests: TryRequest[]): Promise<TryRequest[]> {
+    if (requests.length === 0) return [];
     const { logger } = this.options;
-    const won = await retryUntilDone("claiming tries", () => claimTries(this.store, this.hostname, requests), logger);
+    const limit = this.options.xcomMaxBytes;
+    if (limit !== undefined) requests = requests.map((r) => ({ ...r, xcomMaxBytes: limit }));
+    this.inFlight += requests.length;
+    const claimer = { hostname: this.hostname, worker: this.options.workerName };
+    const won = await retryUntilDone("claiming tries", () => claimTries(this.store, claimer, requests), logger);
     this.inFlight -= requests.length - won.length;
     for (const request of won) {
       this.running.set(request.tiId, request);
@@ -96,6 +113,22 @@ export class LocalExecutor implements Executor {
         this.running.delete(request.tiId);
         this.record({ request, outcome });
       });
+    }
+    return won;
+  }
+
+  /**
+   * Stops every running try and hands it back: its task instance is set to restarting with one more
+   * try allowed, so the scheduler runs it again (elsewhere) without counting this try against its retries.
+   */
+  async handBack(reason: string): Promise<void> {
+    const requests = [...this.running.values()].filter((r) => !this.stopping.has(r.tiId));
+    if (requests.length === 0) return;
+    const { logger } = this.options;
+    await retryUntilDone("handing tries back", () => handBackTries(this.store, this.options.workerName, requests, reason), logger);
+    for (const request of requests) {
+      logger.warn({ dag_id: request.dagId, task_id: request.taskId, run_id: request.runId, try_number: request.tryNumber, reason }, "handing a try back");
+      if (this.pool.stop(request.tiId, reason)) this.stopping.add(request.tiId);
     }
   }
 
@@ -160,11 +193,22 @@ export class LocalExecutor implements Executor {
       await retryUntilDone("settling stopped tries", () => settleStoppedTries(this.store, changed), this.options.logger);
     }
     for (const request of changed) this.stopping.delete(request.tiId);
+    this.triesDone += recorded.length;
+    this.triesFailed += recorded.filter((r) => r.state === "failed" || r.state === "up_for_retry").length;
     for (const listener of this.listeners) listener(recorded);
   }
 
-  async close(graceMs = 0): Promise<void> {
+  /**
+   * Waits up to `graceMs` for running tries to end. Then, with `handBackReason`, hands the rest back
+   * (see handBack); without, stops them (they end as failed).
+   */
+  async close(graceMs = 0, handBackReason?: string): Promise<void> {
     if (graceMs > 0) await this.pool.drain(graceMs);
+    if (handBackReason !== undefined) {
+      await this.handBack(handBackReason);
+      // The stopped runners get SIGTERM, then SIGKILL after the pool's kill grace.
+      await this.pool.drain(5_000);
+    }
     clearInterval(this.logTimer);
     clearInterval(this.watchTimer);
     await this.pool.close();

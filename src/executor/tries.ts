@@ -11,7 +11,7 @@ import { chunks, groupBy } from "../util/chunks.js";
 import type { FinishedTi } from "./executor.js";
 import type { TryOutcome, TryRequest } from "./protocol.js";
 import { retryDelayMs } from "./retry-delay.js";
-import { appendTryLogs, type LogChunk } from "./try-logs.js";
+import { appendTryLogs, logLine, type LogChunk } from "./try-logs.js";
 import { recordAssetEvents } from "../scheduler/assets.js";
 import { attachSensorHistory, recordStructureOutcomes } from "./structure-records.js";
 import { retryFollows } from "./structure-outcome.js";
@@ -20,11 +20,17 @@ type Db = Kysely<Database> | Transaction<Database>;
 
 class ClaimContended extends Error {}
 
-/** Claims the tries for this host; returns the ones this call won. */
-export async function claimTries(store: Store, hostname: string, requests: TryRequest[]): Promise<TryRequest[]> {
+/** Who claims: the host, and the worker (see worker/registry.ts) whose heartbeat vouches for the tries. */
+export interface Claimer {
+  hostname: string;
+  worker: string;
+}
+
+/** Claims the tries for this worker; returns the ones this call won. */
+export async function claimTries(store: Store, claimer: Claimer, requests: TryRequest[]): Promise<TryRequest[]> {
   if (requests.length === 0) return [];
   try {
-    await store.transaction((trx) => claimAll(trx, hostname, requests));
+    await store.transaction((trx) => claimAll(trx, claimer, requests));
     return requests;
   } catch (error) {
     if (!(error instanceof ClaimContended)) throw error;
@@ -33,7 +39,7 @@ export async function claimTries(store: Store, hostname: string, requests: TryRe
   const won: TryRequest[] = [];
   for (const request of requests) {
     try {
-      await store.transaction((trx) => claimAll(trx, hostname, [request]));
+      await store.transaction((trx) => claimAll(trx, claimer, [request]));
       won.push(request);
     } catch (error) {
       if (!(error instanceof ClaimContended)) throw error;
@@ -42,14 +48,14 @@ export async function claimTries(store: Store, hostname: string, requests: TryRe
   return won;
 }
 
-async function claimAll(trx: Db, hostname: string, requests: TryRequest[]): Promise<void> {
+async function claimAll(trx: Db, { hostname, worker }: Claimer, requests: TryRequest[]): Promise<void> {
   const now = Date.now();
   let claimed = 0;
   for (const [, group] of groupBy(requests, (r) => String(r.tryNumber))) {
     for (const part of chunks(group)) {
       const result = await trx
         .updateTable("task_instance")
-        .set({ state: "running", start_date: now, end_date: null, duration_ms: null, hostname, updated_at: now })
+        .set({ state: "running", start_date: now, end_date: null, duration_ms: null, hostname, worker, updated_at: now })
         .where("id", "in", part.map((r) => r.tiId))
         .where("try_number", "=", part[0]!.tryNumber)
         .where("state", "=", "queued")
@@ -73,6 +79,7 @@ async function claimAll(trx: Db, hostname: string, requests: TryRequest[]): Prom
           state: "running" as const,
           queue: r.queue ?? null,
           hostname,
+          worker,
           pid: null,
           start_date: now,
           end_date: null,
@@ -84,6 +91,30 @@ async function claimAll(trx: Db, hostname: string, requests: TryRequest[]): Prom
     const retried = part.filter((r) => r.tryNumber > 1).map((r) => r.tiId);
     if (retried.length > 0) await trx.deleteFrom("xcom").where("ti_id", "in", retried).execute();
   }
+}
+
+/**
+ * Sets the given running tries of `worker` to restarting with one more try allowed, with the reason in
+ * their log: their runner is then stopped and settleStoppedTries sends them back to none, so they run
+ * again as a new try that does not use up a retry.
+ */
+export async function handBackTries(store: Store, worker: string, requests: TryRequest[], reason: string): Promise<void> {
+  const now = Date.now();
+  await store.transaction(async (trx) => {
+    for (const [, group] of groupBy(requests, (r) => String(r.tryNumber))) {
+      for (const part of chunks(group)) {
+        await trx
+          .updateTable("task_instance")
+          .set((eb) => ({ state: "restarting", max_tries: eb("max_tries", "+", 1), updated_at: now }))
+          .where("id", "in", part.map((r) => r.tiId))
+          .where("try_number", "=", part[0]!.tryNumber)
+          .where("state", "=", "running")
+          .where("worker", "=", worker)
+          .execute();
+      }
+    }
+    await appendTryLogs(trx, requests.map((request) => ({ request, text: logLine("WARN", `handed back: ${reason}`), at: now })));
+  });
 }
 
 export interface FinishedTry {

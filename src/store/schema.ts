@@ -114,6 +114,8 @@ export interface TaskInstanceTable {
   note: ColumnType<string | null, string | null | undefined, string | null>;
   /** JSON of the rendered bash command and env (secrets masked); null until rendered. */
   rendered_fields: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The worker that claimed the current try (see WorkerTable); null before the first claim. */
+  worker: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** The task instance a row belongs to, with its readable key, as tries, logs and XComs carry it. */
@@ -136,6 +138,8 @@ export interface TaskTryTable extends TaskInstanceRef {
   duration_ms: number | null;
   /** The queue the try was sent to (null for tries recorded before queues were kept). */
   queue: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The worker that ran the try (null for tries recorded before workers were kept). */
+  worker: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** A try's log, in chunks appended as the try runs; read in id order. */
@@ -293,6 +297,33 @@ export interface ConnectionTable {
   updated_at: Ms;
 }
 
+export type WorkerKind = "remote" | "local";
+/** running: taking work; stopping: finishing its tries after SIGTERM; stopped: exited cleanly; dead: stopped heartbeating. */
+export type WorkerState = "running" | "stopping" | "stopped" | "dead";
+
+/** A process that runs tries: an `aloft worker`, or the local executor inside a scheduler. */
+export interface WorkerTable {
+  name: string;
+  kind: WorkerKind;
+  hostname: string;
+  pid: number;
+  /** JSON list of the queues it takes tries from. */
+  queues: string;
+  concurrency: number;
+  state: WorkerState;
+  version: string;
+  started_at: Ms;
+  /** DB time of the last heartbeat. */
+  last_heartbeat: Ms;
+  stopped_at: Ms | null;
+  /** Tries running at the last heartbeat. */
+  running: number;
+  tries_done: number;
+  tries_failed: number;
+  /** Why it is dead or stopped. */
+  reason: string | null;
+}
+
 export interface Database {
   dag: DagTable;
   import_error: ImportErrorTable;
@@ -314,6 +345,7 @@ export interface Database {
   callback_request: CallbackRequestTable;
   variable: VariableTable;
   connection: ConnectionTable;
+  worker: WorkerTable;
 }
 
 export type DagRunRow = Selectable<DagRunTable>;

@@ -30,16 +30,16 @@ for (const factory of testDialects()) {
     test("a try is claimed once: a second claim of the same try wins nothing", async () => {
       const a = await queuedTi(database.store, "a");
       const b = await queuedTi(database.store, "b");
-      assert.deepEqual((await claimTries(database.store, "host-1", [a])).map((r) => r.taskId), ["a"]);
+      assert.deepEqual((await claimTries(database.store, { hostname: "host-1", worker: "w1" }, [a])).map((r) => r.taskId), ["a"]);
       // A repeated delivery of a, together with b: only b is won.
-      assert.deepEqual((await claimTries(database.store, "host-2", [a, b])).map((r) => r.taskId), ["b"]);
+      assert.deepEqual((await claimTries(database.store, { hostname: "host-2", worker: "w2" }, [a, b])).map((r) => r.taskId), ["b"]);
       const tries = await database.store.db.selectFrom("task_try").select(["task_id", "hostname"]).orderBy("task_id").execute();
       assert.deepEqual(tries, [{ task_id: "a", hostname: "host-1" }, { task_id: "b", hostname: "host-2" }]);
     });
 
     test("an outcome for a try that is no longer running changes nothing", async () => {
       const c = await queuedTi(database.store, "c");
-      await claimTries(database.store, "host-1", [c]);
+      await claimTries(database.store, { hostname: "host-1", worker: "w1" }, [c]);
       await database.store.db.updateTable("task_instance").set({ state: "success" }).where("id", "=", c.tiId).execute();
       const recorded = await finishTries(database.store, [{ request: c, outcome: { state: "failed", error: "late" } }]);
       assert.deepEqual(recorded, []);
@@ -50,7 +50,7 @@ for (const factory of testDialects()) {
     test("a recorded success keeps the result and the log; a failure with retries left is up_for_retry", async () => {
       const d = await queuedTi(database.store, "d");
       const e = { ...(await queuedTi(database.store, "e")), maxTries: 1, retryDelayMs: 60_000 };
-      await claimTries(database.store, "host-1", [d, e]);
+      await claimTries(database.store, { hostname: "host-1", worker: "w1" }, [d, e]);
       const before = Date.now();
       const recorded = await finishTries(
         database.store,

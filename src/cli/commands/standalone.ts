@@ -8,61 +8,79 @@ import { migrate } from "../../store/migrate.js";
 import { maskDatabaseUrl } from "../../store/url.js";
 import { resolveConfig, type GlobalFlags, withGlobalFlags } from "../context.js";
 
+interface EngineFlags extends GlobalFlags {
+  dags?: string;
+  port?: string;
+  executor?: string;
+}
+
 export function registerStandaloneCommand(program: Command): void {
   withGlobalFlags(
     program
       .command("standalone")
       .description("run everything in one process: migrations, DAG parsing, scheduler, local executor, HTTP server")
       .option("--dags <dir>", "DAGs folder (env ALOFT_DAGS_FOLDER, default: the example DAGs)")
-      .option("--port <n>", "HTTP port (env ALOFT_PORT, default 8080)"),
-  ).action(async (flags: GlobalFlags & { dags?: string; port?: string }) => {
-    const { config } = resolveConfig(flags, { dagsFolder: flags.dags, port: flags.port });
-    const logger = createLogger(config.logLevel, "standalone");
-    listDagFiles(config.dagsFolder); // a missing folder is a usage error before anything is stored
-    const store = await openStore(config.databaseUrl);
-    const migrated = await migrate(store);
-    if (migrated.applied.length > 0) logger.info({ applied: migrated.applied }, "applied migrations");
+      .option("--port <n>", "HTTP port (env ALOFT_PORT, default 8080)")
+      .option("--executor <local|url>", "local, or a broker URL for remote workers (env ALOFT_EXECUTOR, default local)"),
+  ).action((flags: EngineFlags) => runEngine(flags, "standalone"));
+  withGlobalFlags(
+    program
+      .command("scheduler")
+      .description("run the scheduler (with its executor) for a multi-machine setup: no HTTP server")
+      .option("--dags <dir>", "DAGs folder (env ALOFT_DAGS_FOLDER)")
+      .option("--port <n>", "health port (env ALOFT_PORT, default 8080)")
+      .option("--executor <local|url>", "local, or a broker URL for remote workers (env ALOFT_EXECUTOR, default local)"),
+  ).action((flags: EngineFlags) => runEngine(flags, "scheduler"));
+}
 
-    const engine = await startEngine({ store, config, logger });
-    const http = createHttpServer(store);
-    await http.listen({ port: config.port, host: "127.0.0.1" });
-    const dagCount = engine.firstParse.added.length + engine.firstParse.changed.length + engine.firstParse.unchanged.length;
-    logger.info(
-      {
-        database: maskDatabaseUrl(config.databaseUrl),
-        dags_folder: config.dagsFolder,
-        dags: dagCount,
-        import_errors: engine.firstParse.importErrors.length,
-        url: `http://127.0.0.1:${config.port}`,
-      },
-      "Aloft standalone is running; stop it with Ctrl-C",
-    );
+/** Migrates, starts the engine (and in standalone the HTTP server), and runs until a signal. */
+async function runEngine(flags: EngineFlags, role: "standalone" | "scheduler"): Promise<void> {
+  const { config } = resolveConfig(flags, { dagsFolder: flags.dags, port: flags.port, executor: flags.executor });
+  const logger = createLogger(config.logLevel, role);
+  listDagFiles(config.dagsFolder); // a missing folder is a usage error before anything is stored
+  const store = await openStore(config.databaseUrl);
+  const migrated = await migrate(store);
+  if (migrated.applied.length > 0) logger.info({ applied: migrated.applied }, "applied migrations");
 
-    await new Promise<void>((resolve) => {
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) {
-          logger.warn({ signal }, "stopping at once; tries still running are reset at the next start");
-          process.exit(130);
-        }
-        stopping = true;
-        logger.info(
-          { signal, grace_ms: config.shutdownGraceMs },
-          "stopping: no new tries start; running tries may finish within the grace period (send the signal again to stop at once)",
-        );
-        void (async () => {
-          await http.close();
-          await engine.stop(config.shutdownGraceMs);
-          await store.close();
-          resolve();
-        })();
-      };
-      process.on("SIGINT", () => stop("SIGINT"));
-      process.on("SIGTERM", () => stop("SIGTERM"));
-      engine.scheduler.on("deposed", () => {
-        process.exitCode = 1;
-        stop("deposed");
-      });
+  const engine = await startEngine({ store, config, logger });
+  const http = createHttpServer(store);
+  await http.listen({ port: config.port, host: "127.0.0.1" });
+  const dagCount = engine.firstParse.added.length + engine.firstParse.changed.length + engine.firstParse.unchanged.length;
+  logger.info(
+    {
+      database: maskDatabaseUrl(config.databaseUrl),
+      dags_folder: config.dagsFolder,
+      dags: dagCount,
+      import_errors: engine.firstParse.importErrors.length,
+      url: `http://127.0.0.1:${config.port}`,
+    },
+    `Aloft ${role} is running; stop it with Ctrl-C`,
+  );
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        logger.warn({ signal }, "stopping at once; tries still running are reset at the next start");
+        process.exit(130);
+      }
+      stopping = true;
+      logger.info(
+        { signal, grace_ms: config.shutdownGraceMs },
+        "stopping: no new tries start; running tries may finish within the grace period (send the signal again to stop at once)",
+      );
+      void (async () => {
+        await http.close();
+        await engine.stop(config.shutdownGraceMs);
+        await store.close();
+        resolve();
+      })();
+    };
+    process.on("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    engine.scheduler.on("deposed", () => {
+      process.exitCode = 1;
+      stop("deposed");
     });
   });
 }

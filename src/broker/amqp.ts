@@ -1,0 +1,158 @@
+/**
+ * RabbitMQ as the broker, through amqplib with amqp-connection-manager, which reconnects with backoff
+ * and sets channels up again. Queues are durable and messages persistent, so tries survive a broker
+ * restart. A delivery is acknowledged as soon as its claim is decided (not when the try ends), so a
+ * long try never meets RabbitMQ's consumer timeout; the channel's prefetch bounds the deliveries not
+ * yet decided, and a full worker cancels its consumers until a slot frees.
+ */
+import amqp, { type AmqpConnectionManager, type ChannelWrapper } from "amqp-connection-manager";
+import type { Channel, ConsumeMessage } from "amqplib";
+import type { FinishedTi } from "../executor/executor.js";
+import type { TryRequest } from "../executor/protocol.js";
+import type { Logger } from "../logging.js";
+import { maskDatabaseUrl } from "../store/url.js";
+import { DEFAULT_QUEUE, WorkerBusy, type Broker, type DeliveryHandler } from "./broker.js";
+
+const QUEUE_PREFIX = "aloft.";
+const FINISHED_EXCHANGE = "aloft.tries-finished";
+
+export class AmqpBroker implements Broker {
+  readonly kind = "rabbitmq";
+  readonly url: string;
+  private readonly connection: AmqpConnectionManager;
+  private readonly publisher: ChannelWrapper;
+  private readonly declared = new Set<string>();
+  private consumer?: ChannelWrapper;
+  private consuming?: { queues: string[]; handler: DeliveryHandler };
+  private paused = false;
+
+  constructor(rawUrl: string, logger: Logger) {
+    this.url = maskDatabaseUrl(rawUrl);
+    this.connection = amqp.connect([rawUrl], { heartbeatIntervalInSeconds: 5, reconnectTimeInSeconds: 1 });
+    let down = false;
+    this.connection.on("disconnect", ({ err }) => {
+      if (!down) logger.warn({ broker: this.url, err: err?.message }, "RabbitMQ connection lost; reconnecting");
+      down = true;
+    });
+    this.connection.on("connectFailed", ({ err }) => {
+      if (!down) logger.warn({ broker: this.url, err: err?.message }, "cannot connect to RabbitMQ; retrying");
+      down = true;
+    });
+    this.connection.on("connect", () => {
+      if (down) logger.info({ broker: this.url }, "RabbitMQ connection restored");
+      down = false;
+    });
+    // A confirm channel: publish resolves once the broker has the message.
+    this.publisher = this.connection.createChannel({ confirm: true, json: false });
+  }
+
+  /** Declares each queue once per channel; setups run again after a reconnect. */
+  private async declare(names: string[]): Promise<void> {
+    for (const name of names) {
+      if (this.declared.has(name)) continue;
+      this.declared.add(name);
+      await this.publisher.addSetup((ch: Channel) => ch.assertQueue(QUEUE_PREFIX + name, { durable: true }));
+    }
+  }
+
+  async publish(requests: TryRequest[]): Promise<void> {
+    await this.declare([...new Set(requests.map((r) => r.queue ?? DEFAULT_QUEUE))]);
+    await Promise.all(
+      requests.map((r) =>
+        this.publisher.sendToQueue(QUEUE_PREFIX + (r.queue ?? DEFAULT_QUEUE), Buffer.from(JSON.stringify(r)), {
+          persistent: true,
+          contentType: "application/json",
+        }),
+      ),
+    );
+  }
+
+  async consume(queues: string[], concurrency: number, handler: DeliveryHandler): Promise<void> {
+    this.consuming = { queues, handler };
+    this.consumer = this.connection.createChannel({
+      json: false,
+      setup: async (ch: Channel) => {
+        // global: one limit for all of this channel's consumers, so several queues share the concurrency.
+        await ch.prefetch(concurrency, true);
+        for (const name of queues) await ch.assertQueue(QUEUE_PREFIX + name, { durable: true });
+      },
+    });
+    await this.consumer.waitForConnect();
+    await this.startConsumers();
+  }
+
+  private async startConsumers(): Promise<void> {
+    const { consumer, consuming } = this;
+    if (!consumer || !consuming) return;
+    for (const name of consuming.queues) {
+      await consumer.consume(QUEUE_PREFIX + name, (message) => this.deliver(consumer, consuming.handler, message), { noAck: false });
+    }
+  }
+
+  private deliver(channel: ChannelWrapper, handler: DeliveryHandler, message: ConsumeMessage): void {
+    if (this.paused) {
+      channel.nack(message, false, true);
+      return;
+    }
+    const request = JSON.parse(message.content.toString()) as TryRequest;
+    handler(request).then(
+      () => channel.ack(message),
+      (error: Error) => {
+        // Busy: back to the queue for another worker. Anything else was logged by the handler.
+        channel.nack(message, false, error instanceof WorkerBusy);
+      },
+    );
+  }
+
+  async pause(): Promise<void> {
+    if (this.paused) return;
+    this.paused = true;
+    await this.consumer?.cancelAll();
+  }
+
+  async resume(): Promise<void> {
+    if (!this.paused) return;
+    this.paused = false;
+    await this.startConsumers();
+  }
+
+  private announcer?: ChannelWrapper;
+
+  async announceFinished(finished: FinishedTi[]): Promise<void> {
+    if (finished.length === 0) return;
+    this.announcer ??= this.connection.createChannel({
+      json: false,
+      setup: (ch: Channel) => ch.assertExchange(FINISHED_EXCHANGE, "fanout", { durable: false }),
+    });
+    await this.announcer.publish(FINISHED_EXCHANGE, "", Buffer.from(JSON.stringify(finished)));
+  }
+
+  async onFinished(listener: (finished: FinishedTi[]) => void): Promise<void> {
+    const channel = this.connection.createChannel({
+      json: false,
+      setup: async (ch: Channel) => {
+        await ch.assertExchange(FINISHED_EXCHANGE, "fanout", { durable: false });
+        const { queue } = await ch.assertQueue("", { exclusive: true, autoDelete: true });
+        await ch.bindQueue(queue, FINISHED_EXCHANGE, "");
+        await ch.consume(queue, (m) => m && listener(JSON.parse(m.content.toString()) as FinishedTi[]), { noAck: true });
+      },
+    });
+    await channel.waitForConnect();
+  }
+
+  async depths(queues: string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const name of queues) {
+      const reply = await this.publisher.assertQueue(QUEUE_PREFIX + name, { durable: true });
+      out.set(name, reply.messageCount);
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.consumer?.close();
+    await this.announcer?.close();
+    await this.publisher.close();
+    await this.connection.close();
+  }
+}

@@ -1,0 +1,142 @@
+/** `aloft worker` (run tries from a broker) and `aloft workers list` (what Flower shows Celery users). */
+import os from "node:os";
+import type { Command } from "commander";
+import { checkQueueName, DEFAULT_QUEUE, isBrokerUrl, openBroker } from "../../broker/broker.js";
+import { UsageError } from "../../errors.js";
+import { createLogger, silentLogger } from "../../logging.js";
+import { openStore } from "../../store/db.js";
+import { pendingMigrations } from "../../store/migrate.js";
+import { maskDatabaseUrl } from "../../store/url.js";
+import { Worker } from "../../worker/worker.js";
+import { iso, printRows, resolveConfig, withGlobalFlags, withStore, type GlobalFlags } from "../context.js";
+
+interface WorkerFlags extends GlobalFlags {
+  queues?: string;
+  concurrency?: string;
+  name?: string;
+  broker?: string;
+}
+
+export function registerWorkerCommands(program: Command): void {
+  withGlobalFlags(
+    program
+      .command("worker")
+      .description("take task tries from the broker (config executor: redis://… or amqp://…) and run them")
+      .option("--queues <q1,q2>", `queues to take tries from (default "${DEFAULT_QUEUE}")`)
+      .option("--concurrency <n>", "tries run at once (env ALOFT_WORKER_CONCURRENCY, default 16)")
+      .option("--name <name>", "unique worker name (default worker@HOST:PID)")
+      .option("--broker <url>", "broker URL (env ALOFT_EXECUTOR, config executor)"),
+  ).action(async (flags: WorkerFlags) => {
+    const { config } = resolveConfig(flags, { workerConcurrency: flags.concurrency, executor: flags.broker });
+    const logger = createLogger(config.logLevel, "worker");
+    if (!isBrokerUrl(config.executor)) {
+      throw new UsageError(
+        `aloft worker needs a broker, but executor is '${maskDatabaseUrl(config.executor)}': ` +
+          "pass --broker redis://HOST:6379 or amqp://USER:PASSWORD@HOST:5672, or set ALOFT_EXECUTOR or executor in aloft.toml",
+      );
+    }
+    const queues = (flags.queues ?? DEFAULT_QUEUE).split(",").map((q) => q.trim()).filter((q) => q !== "");
+    if (queues.length === 0) throw new UsageError("--queues names no queue; give one or more names separated by commas");
+    for (const q of queues) checkQueueName(q, "--queues");
+    if (config.workerConcurrency < 1) throw new UsageError("--concurrency must be at least 1");
+
+    const store = await openStore(config.databaseUrl, { poolSize: Math.min(10, config.workerConcurrency + 2) });
+    const pending = await pendingMigrations(store);
+    if (pending.length > 0) {
+      await store.close();
+      throw new UsageError(`the metadata database is not set up (missing migrations: ${pending.join(", ")}): run 'aloft db migrate' first`);
+    }
+    const broker = await openBroker(config.executor, logger);
+    const name = flags.name ?? `worker@${os.hostname()}:${process.pid}`;
+    const worker = new Worker({ store, broker, config, logger, name, queues, concurrency: config.workerConcurrency });
+    await worker.start();
+
+    await new Promise<void>((resolve) => {
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) {
+          logger.warn({ signal }, "second signal: handing running tries back now");
+          void worker.handBackNow();
+          return;
+        }
+        stopping = true;
+        logger.info(
+          { signal, grace_ms: config.shutdownGraceMs },
+          "stopping: no new tries; running tries may finish within the grace period, then are handed back (send the signal again to hand them back now)",
+        );
+        void (async () => {
+          await worker.shutdown(config.shutdownGraceMs);
+          await store.close();
+          resolve();
+        })();
+      };
+      process.on("SIGINT", () => stop("SIGINT"));
+      process.on("SIGTERM", () => stop("SIGTERM"));
+    });
+  });
+
+  const workers = program.command("workers").description("watch workers and queues");
+  withGlobalFlags(
+    workers
+      .command("list")
+      .description("workers with their heartbeats and counters, and how many tries wait in each queue")
+      .option("--json", "print JSON"),
+  ).action(async (flags: GlobalFlags & { json?: boolean }) => {
+    await withStore(flags, async (store, config) => {
+      const now = Number((await store.db.selectNoFrom(store.nowMs().as("now")).executeTakeFirstOrThrow()).now);
+      const rows = await store.db.selectFrom("worker").selectAll().orderBy("state").orderBy("name").execute();
+      const list = rows.map((w) => ({
+        name: w.name,
+        state: w.state,
+        kind: w.kind,
+        host: w.hostname,
+        pid: w.pid,
+        queues: (JSON.parse(w.queues) as string[]).join(","),
+        concurrency: w.concurrency,
+        running: w.running,
+        done: w.tries_done,
+        failed: w.tries_failed,
+        last_heartbeat: iso(Number(w.last_heartbeat)),
+        heartbeat_age_s: Math.max(0, Math.round((now - Number(w.last_heartbeat)) / 1000)),
+        started_at: iso(Number(w.started_at)),
+        version: w.version,
+        ...(w.reason ? { reason: w.reason } : {}),
+      }));
+      const queued = await store.db
+        .selectFrom("task_instance")
+        .select((eb) => ["queue", eb.fn.countAll<number>().as("n")])
+        .where("state", "=", "queued")
+        .groupBy("queue")
+        .execute();
+      const names = new Set<string>([...queued.map((q) => q.queue), ...rows.filter((w) => w.kind === "remote").flatMap((w) => JSON.parse(w.queues) as string[])]);
+      const waiting = await brokerDepths(config.executor, [...names]);
+      const queues = [...names].sort().map((queue) => ({
+        queue,
+        queued_tries: Number(queued.find((q) => q.queue === queue)?.n ?? 0),
+        waiting_in_broker: waiting instanceof Map ? (waiting.get(queue) ?? 0) : waiting,
+        workers: rows.filter((w) => w.kind === "remote" && w.state === "running" && (JSON.parse(w.queues) as string[]).includes(queue)).length,
+      }));
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ workers: list, queues }, null, 2)}\n`);
+        return;
+      }
+      printRows(list, false, ["name", "state", "host", "pid", "queues", "concurrency", "running", "done", "failed", "last_heartbeat", "heartbeat_age_s", "started_at", "version"]);
+      process.stdout.write("\n");
+      printRows(queues, false, ["queue", "queued_tries", "waiting_in_broker", "workers"]);
+    });
+  });
+}
+
+/** Messages waiting per queue in the configured broker; a short text when there is none or it cannot be reached. */
+async function brokerDepths(executor: string, queues: string[]): Promise<Map<string, number> | string> {
+  if (!isBrokerUrl(executor)) return "n/a (local executor)";
+  const broker = await openBroker(executor, silentLogger);
+  try {
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("timed out after 5 s")), 5_000).unref());
+    return await Promise.race([broker.depths(queues), timeout]);
+  } catch (error) {
+    return `unreachable (${(error as Error).message})`;
+  } finally {
+    await broker.close().catch(() => undefined);
+  }
+}
