@@ -7,6 +7,10 @@
  *   ALOFT_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres
  *   ALOFT_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test
  * (each test file creates and drops its own database on that server).
+ * The broker suites run when their URL is set (the Redis restart test restarts the server with
+ * ALOFT_TEST_REDIS_START, default the machine's own command):
+ *   ALOFT_TEST_REDIS_URL=redis://127.0.0.1:6379
+ *   ALOFT_TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:5672
  */
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -25,11 +29,13 @@ if (build.status !== 0) {
 const suites = [
   ["PostgreSQL", "ALOFT_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"],
   ["MySQL/MariaDB", "ALOFT_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"],
+  ["Redis broker", "ALOFT_TEST_REDIS_URL", "redis://127.0.0.1:6379"],
+  ["RabbitMQ broker", "ALOFT_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672"],
 ];
-console.log("dialect suites: SQLite runs");
+console.log("suites: SQLite runs");
 for (const [name, env, example] of suites) {
-  if (process.env[env]) console.log(`dialect suites: ${name} runs (${env} is set)`);
-  else console.log(`dialect suites: ${name} SKIPPED; to enable it set ${env}, e.g. ${env}=${example}`);
+  if (process.env[env]) console.log(`suites: ${name} runs (${env} is set)`);
+  else console.log(`suites: ${name} SKIPPED; to enable it set ${env}, e.g. ${env}=${example}`);
 }
 
 const only = process.argv.slice(2);
