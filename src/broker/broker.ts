@@ -4,6 +4,7 @@
  * its try has been claimed (or lost the claim) in the DB, which is what keeps each try at most once:
  * a repeated delivery finds the try claimed and does nothing.
  */
+import { QUEUE_NAME_PATTERN } from "../dag/validate.js";
 import { BrokerError } from "../errors.js";
 import type { FinishedTi } from "../executor/executor.js";
 import type { TryRequest } from "../executor/protocol.js";
@@ -40,11 +41,8 @@ export interface Broker {
 
 export const DEFAULT_QUEUE = "default";
 
-/** Queue names travel in broker keys and queue names: keep them to a safe alphabet. */
-const QUEUE_NAME = /^[A-Za-z0-9_.-]{1,200}$/;
-
 export function checkQueueName(name: string, where: string): string {
-  if (!QUEUE_NAME.test(name)) {
+  if (!QUEUE_NAME_PATTERN.test(name)) {
     throw new BrokerError(`${where}: queue name '${name}' is not valid; use 1 to 200 letters, digits, '_', '.' or '-'`);
   }
   return name;

@@ -13,6 +13,8 @@ import { TRIGGER_RULES, WEIGHT_RULES, type DagOptions, type Duration, type TaskO
 /** Longest DAG or task id, as in Airflow. */
 export const MAX_ID_LENGTH = 250;
 const ID_PATTERN = /^[A-Za-z0-9_.-]+$/;
+/** Queue names travel in broker keys and queue names (BullMQ, RabbitMQ): a safe alphabet. */
+export const QUEUE_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,200}$/;
 
 /** "DAG 'etl'", the start of every message about a DAG. */
 export function dagLabel(dagId: string): string {
@@ -136,7 +138,7 @@ const TASK_OPTION_CHECKS: Record<keyof TaskOptions, OptionCheck> = {
       throw new DagDefinitionError(`${where}: unknown trigger rule ${show(value)}; valid trigger rules: ${TRIGGER_RULES.join(", ")}`);
     }
   },
-  queue: nonEmptyString,
+  queue: queueName,
   pool: nonEmptyString,
   poolSlots: (value, where) => {
     if (!Number.isSafeInteger(value) || (value as number) < 1) fail(where, "an integer >= 1", value);
@@ -287,6 +289,10 @@ function nonNegativeInteger(value: unknown, where: string): void {
 
 function nonEmptyString(value: unknown, where: string): void {
   if (typeof value !== "string" || value.trim() === "") fail(where, "a non-empty string", value);
+}
+
+function queueName(value: unknown, where: string): void {
+  if (typeof value !== "string" || !QUEUE_NAME_PATTERN.test(value)) fail(where, "a queue name of 1 to 200 letters, digits, '_', '.' or '-'", value);
 }
 
 function duration(value: unknown, where: string): number {

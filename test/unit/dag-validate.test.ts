@@ -172,8 +172,9 @@ describe("task options", () => {
     assertTaskOptionError({ poolSlots: 2.5 }, "option poolSlots must be an integer >= 1, got 2.5");
   });
 
-  test("queue and pool must be non-empty strings", () => {
-    assertTaskOptionError({ queue: "" }, 'option queue must be a non-empty string, got ""');
+  test("queue must be a queue name and pool a non-empty string", () => {
+    assertTaskOptionError({ queue: "" }, `option queue must be a queue name of 1 to 200 letters, digits, '_', '.' or '-', got ""`);
+    assertTaskOptionError({ queue: "spark jobs" }, `option queue must be a queue name of 1 to 200 letters, digits, '_', '.' or '-', got "spark jobs"`);
     assertTaskOptionError({ pool: 5 }, "option pool must be a non-empty string, got 5");
   });
 
