@@ -15,7 +15,7 @@ import type { Logger } from "./logging.js";
 import { processDagFolder, scheduleDagProcessing } from "./processor/processor.js";
 import type { SyncReport } from "./processor/sync.js";
 import { DagCache } from "./scheduler/dag-cache.js";
-import { renewLease, takeLease, type LeaseHandle } from "./scheduler/lease.js";
+import { dbNow, renewLease, takeLease, type LeaseHandle } from "./scheduler/lease.js";
 import { resetOrphanedTries, settleDeadWorkers } from "./scheduler/orphans.js";
 import { Scheduler } from "./scheduler/scheduler.js";
 import type { Store } from "./store/db.js";
@@ -65,11 +65,21 @@ export async function startEngine({ store, config, logger }: EngineOptions): Pro
 
   const stopParsing = scheduleDagProcessing(processorOptions, config.parseIntervalMs, () => scheduler.wake());
   // Workers (remote ones; a local executor lives and dies with this process) that stopped heartbeating.
+  // After the DB was unreachable, every heartbeat looks old: judge only once the DB has answered this
+  // process for a whole timeout, which gives workers that long to report back.
   const deadWorkerCache = new DagCache(store);
+  let dbAnsweringSince: number | null = null;
   const deadWorkerTimer = setInterval(() => {
-    settleDeadWorkers(store, deadWorkerCache, config.workerTimeoutMs, logger)
-      .then((dead) => dead.length > 0 && scheduler.wake())
-      .catch((error: Error) => logger.warn({ err: error.message }, "could not check worker heartbeats; trying again"));
+    const judge = dbAnsweringSince !== null && Date.now() - dbAnsweringSince >= config.workerTimeoutMs;
+    (judge ? settleDeadWorkers(store, deadWorkerCache, config.workerTimeoutMs, logger) : dbNow(store).then(() => []))
+      .then((dead) => {
+        dbAnsweringSince ??= Date.now();
+        if (dead.length > 0) scheduler.wake();
+      })
+      .catch((error: Error) => {
+        dbAnsweringSince = null;
+        logger.warn({ err: error.message }, "could not check worker heartbeats; trying again");
+      });
   }, Math.max(500, Math.min(config.workerHeartbeatMs, config.workerTimeoutMs / 3)));
   const renewTimer = setInterval(() => {
     renewLease(store, lease, LEASE_MS).catch((error: Error) => logger.warn({ err: error.message }, "could not renew the scheduler lease"));
