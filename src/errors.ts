@@ -38,8 +38,3 @@ export class StaleEpochError extends Error {
     );
   }
 }
-
-/** A broker URL that names no supported broker, or a broker that refused what was asked of it. */
-export class BrokerError extends Error {
-  override name = "BrokerError";
-}

@@ -5,7 +5,7 @@
  * a repeated delivery finds the try claimed and does nothing.
  */
 import { QUEUE_NAME_PATTERN } from "../dag/validate.js";
-import { BrokerError } from "../errors.js";
+import { UsageError } from "../errors.js";
 import type { FinishedTi } from "../executor/executor.js";
 import type { TryRequest } from "../executor/protocol.js";
 import type { Logger } from "../logging.js";
@@ -43,7 +43,7 @@ export const DEFAULT_QUEUE = "default";
 
 export function checkQueueName(name: string, where: string): string {
   if (!QUEUE_NAME_PATTERN.test(name)) {
-    throw new BrokerError(`${where}: queue name '${name}' is not valid; use 1 to 200 letters, digits, '_', '.' or '-'`);
+    throw new UsageError(`${where}: queue name '${name}' is not valid; use 1 to 200 letters, digits, '_', '.' or '-'`);
   }
   return name;
 }
@@ -63,7 +63,7 @@ export async function openBroker(url: string, logger: Logger): Promise<Broker> {
     const { AmqpBroker } = await import("./amqp.js");
     return new AmqpBroker(url, logger);
   }
-  throw new BrokerError(
+  throw new UsageError(
     `executor '${maskDatabaseUrl(url)}' is neither "local" nor a broker URL; use redis://HOST:6379 or amqp://USER:PASSWORD@HOST:5672`,
   );
 }

@@ -108,7 +108,7 @@ export function registerWorkerCommands(program: Command): void {
         .where("state", "=", "queued")
         .groupBy("queue")
         .execute();
-      const names = new Set<string>([...queued.map((q) => q.queue), ...rows.filter((w) => w.kind === "remote").flatMap((w) => JSON.parse(w.queues) as string[])]);
+      const names = new Set<string>([DEFAULT_QUEUE, ...queued.map((q) => q.queue), ...rows.filter((w) => w.kind === "remote").flatMap((w) => JSON.parse(w.queues) as string[])]);
       const waiting = await brokerDepths(config.executor, [...names]);
       const queues = [...names].sort().map((queue) => ({
         queue,
