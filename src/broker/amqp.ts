@@ -11,7 +11,7 @@ import type { FinishedTi } from "../executor/executor.js";
 import type { TryRequest } from "../executor/protocol.js";
 import type { Logger } from "../logging.js";
 import { maskDatabaseUrl } from "../store/url.js";
-import { DEFAULT_QUEUE, WorkerBusy, type Broker, type DeliveryHandler } from "./broker.js";
+import { DEFAULT_QUEUE, type Broker, type DeliveryHandler } from "./broker.js";
 
 const QUEUE_PREFIX = "aloft.";
 const FINISHED_EXCHANGE = "aloft.tries-finished";
@@ -23,10 +23,15 @@ export class AmqpBroker implements Broker {
   private readonly publisher: ChannelWrapper;
   private readonly declared = new Set<string>();
   private consumer?: ChannelWrapper;
+  /** The consuming channel of the current connection, and its consumer tags. */
+  private channel?: { ch: Channel; tags: string[] };
   private consuming?: { queues: string[]; handler: DeliveryHandler };
   private paused = false;
 
-  constructor(rawUrl: string, logger: Logger) {
+  constructor(
+    rawUrl: string,
+    private readonly logger: Logger,
+  ) {
     this.url = maskDatabaseUrl(rawUrl);
     this.connection = amqp.connect([rawUrl], { heartbeatIntervalInSeconds: 5, reconnectTimeInSeconds: 1 });
     let down = false;
@@ -71,49 +76,71 @@ export class AmqpBroker implements Broker {
     this.consuming = { queues, handler };
     this.consumer = this.connection.createChannel({
       json: false,
+      // Runs on every (re)connect, with the new raw channel: deliveries are acknowledged on the channel
+      // they came from, so an ack after a reconnect cannot hit the new channel with an unknown tag.
       setup: async (ch: Channel) => {
         // global: one limit for all of this channel's consumers, so several queues share the concurrency.
         await ch.prefetch(concurrency, true);
         for (const name of queues) await ch.assertQueue(QUEUE_PREFIX + name, { durable: true });
+        this.channel = { ch, tags: [] };
+        if (!this.paused) await this.startConsumers();
       },
     });
     await this.consumer.waitForConnect();
-    await this.startConsumers();
   }
 
   private async startConsumers(): Promise<void> {
-    const { consumer, consuming } = this;
-    if (!consumer || !consuming) return;
+    const { channel, consuming } = this;
+    if (!channel || !consuming) return;
     for (const name of consuming.queues) {
-      await consumer.consume(QUEUE_PREFIX + name, (message) => this.deliver(consumer, consuming.handler, message), { noAck: false });
+      const { consumerTag } = await channel.ch.consume(QUEUE_PREFIX + name, (message) => message && this.deliver(channel.ch, consuming.handler, message), {
+        noAck: false,
+      });
+      channel.tags.push(consumerTag);
     }
   }
 
-  private deliver(channel: ChannelWrapper, handler: DeliveryHandler, message: ConsumeMessage): void {
+  private deliver(ch: Channel, handler: DeliveryHandler, message: ConsumeMessage): void {
+    const settle = (ack: boolean, requeue = true) => {
+      try {
+        if (ack) ch.ack(message);
+        else ch.nack(message, false, requeue);
+      } catch {
+        // The channel closed meanwhile: the broker delivers the message again, and its claim decides.
+      }
+    };
     if (this.paused) {
-      channel.nack(message, false, true);
+      settle(false);
       return;
     }
-    const request = JSON.parse(message.content.toString()) as TryRequest;
+    let request: TryRequest;
+    try {
+      request = JSON.parse(message.content.toString()) as TryRequest;
+    } catch (error) {
+      this.logger.error({ err: (error as Error).message, queue: message.fields.routingKey }, "dropped a message that is not a try (not JSON)");
+      settle(false, false);
+      return;
+    }
+    // Settled when the claim is decided; a busy worker hands the message back for another worker.
     handler(request).then(
-      () => channel.ack(message),
-      (error: Error) => {
-        // Busy: back to the queue for another worker. Anything else was logged by the handler.
-        channel.nack(message, false, error instanceof WorkerBusy);
-      },
+      () => settle(true),
+      () => settle(false),
     );
   }
 
   async pause(): Promise<void> {
     if (this.paused) return;
     this.paused = true;
-    await this.consumer?.cancelAll();
+    const channel = this.channel;
+    if (!channel) return;
+    const tags = channel.tags.splice(0);
+    await Promise.all(tags.map((tag) => channel.ch.cancel(tag).catch(() => undefined)));
   }
 
   async resume(): Promise<void> {
     if (!this.paused) return;
     this.paused = false;
-    await this.startConsumers();
+    await this.startConsumers().catch(() => undefined); // a closed channel consumes again in its setup
   }
 
   private announcer?: ChannelWrapper;
