@@ -48,7 +48,7 @@ export async function startEngine({ store, config, logger }: EngineOptions): Pro
     logger,
   };
   const firstParse = await processDagFolder(processorOptions);
-  await resetOrphanedTries(store, lease, new DagCache(store), logger);
+  await resetOrphanedTries(store, lease, new DagCache(store), logger, config.taskLogMaxBytes);
 
   const runtime = new StoreRuntimeService(store, { box: SecretBox.open(config.secretKey, config.home), xcomMaxBytes: config.xcomMaxBytes });
   const executor = new LocalExecutor(store, {
@@ -57,6 +57,8 @@ export async function startEngine({ store, config, logger }: EngineOptions): Pro
     logger,
     runtime,
     xcomMaxBytes: config.xcomMaxBytes,
+    taskLogMaxBytes: config.taskLogMaxBytes,
+    taskEnvironment: config.taskEnvironment,
   });
   const scheduler = new Scheduler({ store, lease, executor, logger, maxMapLength: config.maxMapLength });
   // DAG callbacks (and task callbacks of killed tries) run in processes of their own.

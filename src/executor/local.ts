@@ -11,10 +11,11 @@ import type { Executor, FinishedTi } from "./executor.js";
 import type { TryRequest } from "./protocol.js";
 import { RunnerPool } from "./runner-pool.js";
 import type { RuntimeService } from "../runtime/service.js";
-import { appendTryLogs, LOG_FLUSH_MS, type LogChunk } from "./try-logs.js";
+import { appendTryLogs, LOG_FLUSH_MS, logCap, type LogChunk } from "./try-logs.js";
 import { settleStoppedTries, stopReason } from "./stopped-tries.js";
 import { claimTries, finishTries, type FinishedTry } from "./tries.js";
 import { chunks } from "../util/chunks.js";
+import { withNodeEnvironment, type NodeTaskEnvironment } from "./task-environment.js";
 
 export interface LocalExecutorOptions {
   parallelism: number;
@@ -30,6 +31,10 @@ export interface LocalExecutorOptions {
   runtime?: RuntimeService;
   /** Largest XCom value in JSON bytes (config xcom_max_bytes). Default: no limit. */
   xcomMaxBytes?: number;
+  /** Size cap of each try's log, head and tail kept (config task_log_max_bytes; 0: no cap). Default 4 MiB. */
+  taskLogMaxBytes?: number;
+  /** Env vars, PATH additions and preambles for the tries this node runs (config [task_environment]). Default: none. */
+  taskEnvironment?: NodeTaskEnvironment;
 }
 
 export class LocalExecutor implements Executor {
@@ -81,6 +86,7 @@ export class LocalExecutor implements Executor {
     if (requests.length === 0) return;
     const limit = this.options.xcomMaxBytes;
     if (limit !== undefined) requests = requests.map((r) => ({ ...r, xcomMaxBytes: limit }));
+    requests = withNodeEnvironment(requests, this.options.taskEnvironment);
     this.inFlight += requests.length;
     void this.claimAndRun(requests);
   }
@@ -142,7 +148,8 @@ export class LocalExecutor implements Executor {
     const logs = this.logs;
     this.logs = [];
     if (logs.length === 0) return;
-    await retryUntilDone("writing try logs", () => appendTryLogs(this.store.db, logs), this.options.logger);
+    const cap = logCap(this.store, this.options.taskLogMaxBytes);
+    await retryUntilDone("writing try logs", () => this.store.transaction((trx) => appendTryLogs(trx, logs, cap)), this.options.logger);
   }
 
   private async flush(): Promise<void> {
@@ -152,7 +159,11 @@ export class LocalExecutor implements Executor {
     const logs = this.logs;
     this.logs = [];
     // An outcome is never dropped: keep trying while the DB is away. Its log goes in the same transaction.
-    const recorded = await retryUntilDone("recording try outcomes", () => finishTries(this.store, batch, logs), this.options.logger);
+    const recorded = await retryUntilDone(
+      "recording try outcomes",
+      () => finishTries(this.store, batch, logs, this.options.taskLogMaxBytes),
+      this.options.logger,
+    );
     // Tries whose task instance someone else changed: close their try row, send a cleared one back to none.
     const recordedIds = new Set(recorded.map((r) => r.tiId));
     const changed = batch.filter((f) => !recordedIds.has(f.request.tiId)).map((f) => f.request);

@@ -11,7 +11,7 @@ import { chunks, groupBy } from "../util/chunks.js";
 import type { FinishedTi } from "./executor.js";
 import type { TryOutcome, TryRequest } from "./protocol.js";
 import { retryDelayMs } from "./retry-delay.js";
-import { appendTryLogs, type LogChunk } from "./try-logs.js";
+import { appendTryLogs, DEFAULT_TASK_LOG_MAX_BYTES, logCap, type LogChunk } from "./try-logs.js";
 import { recordAssetEvents } from "../scheduler/assets.js";
 import { attachSensorHistory, recordStructureOutcomes } from "./structure-records.js";
 import { retryFollows } from "./structure-outcome.js";
@@ -98,14 +98,19 @@ function finalState(request: TryRequest, outcome: TryOutcome): TaskState {
 }
 
 /**
- * Records the outcomes of running tries, with the last of their log text; an outcome for a try that
- * is no longer running is ignored.
+ * Records the outcomes of running tries, with the last of their log text (capped at `logMaxBytes`,
+ * config task_log_max_bytes); an outcome for a try that is no longer running is ignored.
  */
-export async function finishTries(store: Store, finished: FinishedTry[], logs: LogChunk[] = []): Promise<FinishedTi[]> {
+export async function finishTries(
+  store: Store,
+  finished: FinishedTry[],
+  logs: LogChunk[] = [],
+  logMaxBytes = DEFAULT_TASK_LOG_MAX_BYTES,
+): Promise<FinishedTi[]> {
   if (finished.length === 0 && logs.length === 0) return [];
   const now = Date.now();
   return store.transaction(async (trx) => {
-    await appendTryLogs(trx, logs);
+    await appendTryLogs(trx, logs, logCap(store, logMaxBytes));
     const live = await stillRunning(trx, finished, store.supportsRowLocks);
     const recorded = live.map((f) => {
       const state = finalState(f.request, f.outcome);

@@ -14,7 +14,8 @@ import { fenced, type LeaseHandle } from "./lease.js";
 
 const ORPHANED = "orphaned: the scheduler process that ran this try stopped before it finished";
 
-export async function resetOrphanedTries(store: Store, lease: LeaseHandle, cache: DagCache, logger: Logger): Promise<void> {
+/** `logMaxBytes`: config task_log_max_bytes, for the line this adds to the failed tries' logs. */
+export async function resetOrphanedTries(store: Store, lease: LeaseHandle, cache: DagCache, logger: Logger, logMaxBytes?: number): Promise<void> {
   const now = Date.now();
   const requeued = await fenced(store, lease, async (trx) => {
     const result = await trx
@@ -71,7 +72,7 @@ export async function resetOrphanedTries(store: Store, lease: LeaseHandle, cache
     return { request, outcome: { state: "failed" as const, error: ORPHANED } };
   });
   const logs = finished.map((f) => ({ request: f.request, text: logLine("ERROR", `try ended: failed: ${ORPHANED}`), at: now }));
-  await finishTries(store, finished, logs);
+  await finishTries(store, finished, logs, logMaxBytes);
   if (requeued + finished.length > 0) {
     logger.warn({ requeued, failed: finished.length }, "reset tries orphaned by a previous scheduler process");
   }
