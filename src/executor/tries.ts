@@ -11,7 +11,7 @@ import { chunks, groupBy } from "../util/chunks.js";
 import type { FinishedTi } from "./executor.js";
 import type { TryOutcome, TryRequest } from "./protocol.js";
 import { retryDelayMs } from "./retry-delay.js";
-import { appendTryLogs, DEFAULT_TASK_LOG_MAX_BYTES, logCap, type LogChunk } from "./try-logs.js";
+import { appendTryLogs, createLogSizes, DEFAULT_TASK_LOG_MAX_BYTES, logCap, type LogChunk } from "./try-logs.js";
 import { recordAssetEvents } from "../scheduler/assets.js";
 import { attachSensorHistory, recordStructureOutcomes } from "./structure-records.js";
 import { retryFollows } from "./structure-outcome.js";
@@ -83,6 +83,7 @@ async function claimAll(trx: Db, hostname: string, requests: TryRequest[]): Prom
     // A new try starts with no XCom of its own (Airflow clears them too); a first try has none.
     const retried = part.filter((r) => r.tryNumber > 1).map((r) => r.tiId);
     if (retried.length > 0) await trx.deleteFrom("xcom").where("ti_id", "in", retried).execute();
+    await createLogSizes(trx, part);
   }
 }
 

@@ -61,17 +61,18 @@ export async function appendTryLogs(trx: Db, logs: LogChunk[], cap: LogCap): Pro
   const sizes = await lockSizes(trx, byTry, cap.rowLocks);
   const rows: Array<{ log: LogChunk; part: StoredPart }> = [];
   const trims: Array<{ log: LogChunk; headBytes: number; before: number }> = [];
+  const updated: Array<{ log: LogChunk; size: LogSize }> = [];
+  const created: Array<{ log: LogChunk; size: LogSize }> = [];
   for (const log of byTry) {
-    const key = `${log.request.tiId}|${log.request.tryNumber}`;
-    const plan = planAppend(sizes.get(key)!, log.text, cap.maxBytes);
-    sizes.set(key, plan.size);
+    const known = sizes.get(`${log.request.tiId}|${log.request.tryNumber}`);
+    const plan = planAppend(known ?? { writtenBytes: 0, headBytes: null }, log.text, cap.maxBytes);
     for (const part of plan.parts) rows.push({ log, part });
     if (plan.trimBefore !== null) trims.push({ log, headBytes: plan.size.headBytes!, before: plan.trimBefore });
+    (known ? updated : created).push({ log, size: plan.size });
   }
   await insertChunks(trx, rows);
   for (const trim of trims) await trimTail(trx, trim.log.request, trim.headBytes, trim.before, cap.maxBytes);
-  for (const log of byTry) {
-    const size = sizes.get(`${log.request.tiId}|${log.request.tryNumber}`)!;
+  for (const { log, size } of updated) {
     await trx
       .updateTable("task_log_size")
       .set({ written_bytes: size.writtenBytes, head_bytes: size.headBytes })
@@ -79,9 +80,28 @@ export async function appendTryLogs(trx: Db, logs: LogChunk[], cap: LogCap): Pro
       .where("try_number", "=", log.request.tryNumber)
       .execute();
   }
+  // A try's claim creates its size row (createLogSizes); a try without one (claimed before this
+  // existed) gets it now. Should two such appends race, the primary key fails one transaction, which
+  // its caller retries and which then finds the row.
+  for (const part of chunks(created, 500)) {
+    await trx
+      .insertInto("task_log_size")
+      .values(part.map(({ log, size }) => ({ ti_id: log.request.tiId, try_number: log.request.tryNumber, written_bytes: size.writtenBytes, head_bytes: size.headBytes })))
+      .execute();
+  }
 }
 
 type StoredPart = { offset: number | null; text: string };
+
+/** Size rows for newly claimed tries, created with the claim, so that appends only lock existing rows. */
+export async function createLogSizes(trx: Db, tries: Array<Pick<TryRequest, "tiId" | "tryNumber">>): Promise<void> {
+  for (const part of chunks(tries, 500)) {
+    await trx
+      .insertInto("task_log_size")
+      .values(part.map((t) => ({ ti_id: t.tiId, try_number: t.tryNumber, written_bytes: 0, head_bytes: null })))
+      .execute();
+  }
+}
 
 async function insertChunks(trx: Db, rows: Array<{ log: LogChunk; part: StoredPart }>): Promise<void> {
   for (const part of chunks(rows, 200)) {
@@ -104,39 +124,25 @@ async function insertChunks(trx: Db, rows: Array<{ log: LogChunk; part: StoredPa
   }
 }
 
-/** The tries' log sizes, their rows locked (created for a try's first append), by "tiId|tryNumber". */
+/**
+ * The log sizes of the tries that have one, their rows locked until the transaction ends, by
+ * "tiId|tryNumber". Each row is looked up by its whole key, so that MySQL locks only that row.
+ */
 async function lockSizes(trx: Db, logs: LogChunk[], rowLocks: boolean): Promise<Map<string, LogSize>> {
-  const wanted = new Set(logs.map((l) => `${l.request.tiId}|${l.request.tryNumber}`));
   const sizes = new Map<string, LogSize>();
-  const load = async (tiIds: number[]) => {
-    for (const part of chunks([...new Set(tiIds)])) {
-      const rows = await trx
-        .selectFrom("task_log_size")
-        .select(["ti_id", "try_number", "written_bytes", "head_bytes"])
-        .where("ti_id", "in", part)
-        // One order for every appender, so that two of them never wait for each other's locks in a circle.
-        .orderBy("ti_id")
-        .orderBy("try_number")
-        .$if(rowLocks, (q) => q.forUpdate())
-        .execute();
-      for (const row of rows) {
-        const key = `${row.ti_id}|${row.try_number}`;
-        if (wanted.has(key)) sizes.set(key, { writtenBytes: Number(row.written_bytes), headBytes: row.head_bytes === null ? null : Number(row.head_bytes) });
-      }
+  for (const part of chunks(logs, 200)) {
+    const rows = await trx
+      .selectFrom("task_log_size")
+      .select(["ti_id", "try_number", "written_bytes", "head_bytes"])
+      .where((eb) => eb.or(part.map((l) => eb.and([eb("ti_id", "=", l.request.tiId), eb("try_number", "=", l.request.tryNumber)]))))
+      // One order for every appender, so that two of them never wait for each other's locks in a circle.
+      .orderBy("ti_id")
+      .orderBy("try_number")
+      .$if(rowLocks, (q) => q.forUpdate())
+      .execute();
+    for (const row of rows) {
+      sizes.set(`${row.ti_id}|${row.try_number}`, { writtenBytes: Number(row.written_bytes), headBytes: row.head_bytes === null ? null : Number(row.head_bytes) });
     }
-  };
-  await load(logs.map((l) => l.request.tiId));
-  const missing = logs.filter((l) => !sizes.has(`${l.request.tiId}|${l.request.tryNumber}`));
-  if (missing.length > 0) {
-    // A try's first append. Two first appends of one try at once are not expected; if they happen, the
-    // primary key fails one transaction, which its caller retries and which then finds the row.
-    for (const part of chunks(missing, 500)) {
-      await trx
-        .insertInto("task_log_size")
-        .values(part.map((l) => ({ ti_id: l.request.tiId, try_number: l.request.tryNumber, written_bytes: 0, head_bytes: null })))
-        .execute();
-    }
-    await load(missing.map((l) => l.request.tiId));
   }
   return sizes;
 }
