@@ -9,6 +9,9 @@ import { parse as parseToml } from "smol-toml";
 import { UsageError } from "./errors.js";
 import { PACKAGE_ROOT } from "./paths.js";
 import { maskDatabaseUrl } from "./store/url.js";
+import type { NodeTaskEnvironment } from "./executor/task-environment.js";
+import { describeTaskEnvironmentConfig, parseTaskEnvironmentConfig, TASK_ENVIRONMENT_SECTION } from "./executor/task-environment-config.js";
+import { DEFAULT_TASK_LOG_MAX_BYTES } from "./executor/try-logs.js";
 
 export interface AloftConfig {
   /** Folder for the SQLite file, logs and compiled DAG modules. Default `~/aloft`. */
@@ -58,6 +61,13 @@ export interface AloftConfig {
    * empty loses its messages; a repeated delivery only loses its claim). Default 60000 ms.
    */
   brokerResendMs: number;
+  /** Size cap of each try's log: its first and last halves are kept, the middle left out. 0: no cap. Default 4194304 (4 MiB). */
+  taskLogMaxBytes: number;
+  /**
+   * Env vars, PATH additions and a preamble for every task this node runs, and per queue: the config
+   * file's [task_environment] section (see docs/task-environment.md). Default: none.
+   */
+  taskEnvironment: NodeTaskEnvironment;
 }
 
 type Source = "default" | "file" | "env" | "flag";
@@ -93,6 +103,7 @@ const SETTINGS: Setting[] = [
   { key: "workerHeartbeatMs", name: "worker_heartbeat_ms", kind: "int", fallback: () => 5_000 },
   { key: "workerTimeoutMs", name: "worker_timeout_ms", kind: "int", fallback: () => 30_000 },
   { key: "brokerResendMs", name: "broker_resend_ms", kind: "int", fallback: () => 60_000 },
+  { key: "taskLogMaxBytes", name: "task_log_max_bytes", kind: "int", fallback: () => DEFAULT_TASK_LOG_MAX_BYTES },
 ];
 
 export interface ResolvedConfig {
@@ -138,11 +149,14 @@ export function loadConfig(inputs: ConfigInputs = {}): ResolvedConfig {
     (config as unknown as Record<string, unknown>)[setting.key] = coerce(setting.kind, raw, where);
     sources[setting.key] = source;
   }
-  const unknown = Object.keys(fileValues).filter((k) => !SETTINGS.some((s) => s.name === k));
+  // A section of its own, set in the file only.
+  config.taskEnvironment = parseTaskEnvironmentConfig(fileValues[TASK_ENVIRONMENT_SECTION], configFile);
+  sources.taskEnvironment = fileValues[TASK_ENVIRONMENT_SECTION] === undefined ? "default" : "file";
+  const unknown = Object.keys(fileValues).filter((k) => k !== TASK_ENVIRONMENT_SECTION && !SETTINGS.some((s) => s.name === k));
   if (unknown.length > 0) {
     throw new UsageError(
       `${configFile}: unknown setting ${unknown.map((k) => `'${k}'`).join(", ")}; ` +
-        `valid settings: ${SETTINGS.map((s) => s.name).join(", ")}`,
+        `valid settings: ${SETTINGS.map((s) => s.name).join(", ")}, [${TASK_ENVIRONMENT_SECTION}]`,
     );
   }
   return { config, sources, configFile: fs.existsSync(configFile) ? configFile : null };
@@ -155,6 +169,7 @@ export function describeConfig(resolved: ResolvedConfig): Array<{ name: string; 
     const value = String(resolved.config[s.key]);
     rows.push({ name: s.name, value: s.secret ? maskSecret(s, value) : value, source: resolved.sources[s.key] });
   }
+  for (const row of describeTaskEnvironmentConfig(resolved.config.taskEnvironment)) rows.push({ ...row, source: resolved.sources.taskEnvironment });
   return rows;
 }
 

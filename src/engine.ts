@@ -53,7 +53,7 @@ export async function startEngine({ store, config, logger }: EngineOptions): Pro
     logger,
   };
   const firstParse = await processDagFolder(processorOptions);
-  await resetOrphanedTries(store, lease, new DagCache(store), logger);
+  await resetOrphanedTries(store, lease, new DagCache(store), logger, config.taskLogMaxBytes);
 
   const executor = await startExecutor(store, config, logger);
   const scheduler = new Scheduler({ store, lease, executor: executor.executor, logger, maxMapLength: config.maxMapLength });
@@ -71,7 +71,7 @@ export async function startEngine({ store, config, logger }: EngineOptions): Pro
   let dbAnsweringSince: number | null = null;
   const deadWorkerTimer = setInterval(() => {
     const judge = dbAnsweringSince !== null && Date.now() - dbAnsweringSince >= config.workerTimeoutMs;
-    (judge ? settleDeadWorkers(store, deadWorkerCache, config.workerTimeoutMs, logger) : dbNow(store).then(() => []))
+    (judge ? settleDeadWorkers(store, deadWorkerCache, config.workerTimeoutMs, logger, config.taskLogMaxBytes) : dbNow(store).then(() => []))
       .then((dead) => {
         dbAnsweringSince ??= Date.now();
         if (dead.length > 0) scheduler.wake();
@@ -126,6 +126,8 @@ async function startExecutor(store: Store, config: AloftConfig, logger: Logger):
     workerName: name,
     runtime,
     xcomMaxBytes: config.xcomMaxBytes,
+    taskLogMaxBytes: config.taskLogMaxBytes,
+    taskEnvironment: config.taskEnvironment,
   });
   const heartbeat = new WorkerHeartbeat({
     store,

@@ -9,6 +9,7 @@ import path from "node:path";
 import { CallbackRunner } from "../callbacks/callback-runner.js";
 import { UsageError } from "../errors.js";
 import { LocalExecutor } from "../executor/local.js";
+import type { NodeTaskEnvironment } from "../executor/task-environment.js";
 import { readTryLog } from "../executor/try-logs.js";
 import { silentLogger, createLogger } from "../logging.js";
 import { parseDagFiles } from "../processor/parse.js";
@@ -32,6 +33,8 @@ export interface DagsTestOptions {
   verbose: boolean;
   /** Largest XCom value in JSON bytes. Default 1 MiB. */
   xcomMaxBytes?: number;
+  /** The node's task environment (config [task_environment]), as standalone would use it. Default: none. */
+  taskEnvironment?: NodeTaskEnvironment;
   /** Called as tasks finish, with their id and state (for progress lines). */
   onTaskFinished?: (taskId: string, state: string) => void;
 }
@@ -77,6 +80,7 @@ export async function runDagsTest(file: string, options: DagsTestOptions): Promi
       workerName: `dags-test:${process.pid}`,
       runtime,
       xcomMaxBytes: options.xcomMaxBytes,
+      taskEnvironment: options.taskEnvironment,
     });
     // Progress lines, in the order tries finished; awaited before the result is returned.
     let progressLines = Promise.resolve();

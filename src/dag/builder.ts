@@ -400,7 +400,11 @@ function isThenable(value: unknown): boolean {
 
 /** Copies so that changing the author's objects after `dag()` cannot bypass validation. */
 function freezeTaskOptions(options: TaskOptions): Readonly<TaskOptions> {
-  return Object.freeze({ ...options, ...(options.env ? { env: Object.freeze({ ...options.env }) } : {}) });
+  return Object.freeze({
+    ...options,
+    ...(options.env ? { env: Object.freeze({ ...options.env }) } : {}),
+    ...(options.path ? { path: Object.freeze([...options.path]) } : {}),
+  });
 }
 
 function freezeDagOptions(options: DagOptions): Readonly<DagOptions> {

@@ -86,6 +86,13 @@ function structureOfDag(dag: Dag): Pick<SerializedDag, "groups" | "callbacks"> {
   return { ...(groups.length > 0 ? { groups } : {}), ...(callbacks.length > 0 ? { callbacks } : {}) };
 }
 
+/** The task's PATH additions and preamble; only when set, so tasks without them serialize as before. */
+function environmentOfTask(dag: Dag, task: TaskRef): Pick<SerializedTask, "path" | "preamble"> {
+  const path = declaredOption(dag, task, "path") ?? [];
+  const preamble = declaredOption(dag, task, "preamble") ?? "";
+  return { ...(path.length > 0 ? { path: [...path] } : {}), ...(preamble.trim() !== "" ? { preamble } : {}) };
+}
+
 /** Operator, sensor, setup/teardown, callbacks and group of a task; only the fields that apply. */
 function structureOfTask(dag: Dag, task: TaskRef): Partial<SerializedTask> {
   const out: Partial<SerializedTask> = {};
@@ -138,6 +145,7 @@ function serializeTask(dag: Dag, task: TaskRef, order: ReadonlyMap<TaskRef, numb
     priorityWeight: option("priorityWeight"),
     weightRule: option("weightRule"),
     env: { ...option("env") },
+    ...environmentOfTask(dag, task),
     ...(task.kind === "bash" ? { xcomPush: option("xcomPush") } : {}),
     ...(task.expandSource ? { expandFrom: task.expandSource.taskId } : {}),
     upstream: byDefinition(task.upstream),

@@ -66,6 +66,17 @@ export interface TaskOptions {
   weightRule?: WeightRule;
   /** Environment variables set for the try (bash command or function); bash tasks render them as templates. Default {}. */
   env?: Record<string, string>;
+  /**
+   * Folders put before PATH for the try (bash command or function), ahead of those of the task's queue
+   * and of the deployment (config [task_environment], see docs/task-environment.md). Default [].
+   */
+  path?: readonly string[];
+  /**
+   * Bash script run before the try, after the deployment's and the queue's preambles: for a bash task
+   * in the same shell as the command; for a function task the variables it leaves are set for the try
+   * ("source /etc/spark/conf/spark-env.sh"). A failing preamble fails the try. Default: none.
+   */
+  preamble?: string;
   /** Assets this task updates: each success records an event for each, which may trigger DAGs scheduled on them. Default []. */
   outlets?: readonly Asset[];
   /** Marks a setup task (see `setup()`): teardowns after it wait for its work. Default false. */
@@ -305,6 +316,10 @@ export interface SerializedTask {
   /** Absent in DAGs serialized before the option existed: read as "downstream". */
   weightRule?: WeightRule;
   env: Record<string, string>;
+  /** Folders put before PATH for the try (absent: none). */
+  path?: string[];
+  /** Bash script run before the try (absent: none). */
+  preamble?: string;
   /** Bash tasks: push the last line of stdout as return_value. */
   xcomPush?: boolean;
   /** A mapped task: the upstream task whose return value (a list) it is expanded over. */

@@ -5,6 +5,7 @@
 
 import { DagDefinitionError } from "../errors.js";
 import { assetUriProblem, isAssetExpression } from "./assets.js";
+import { pathEntryProblem } from "../executor/task-environment.js";
 import { checkScheduleFit, resolveScheduleOption } from "./schedule-option.js";
 import { toInstant } from "../util/dates.js";
 import { parseDuration } from "../util/duration.js";
@@ -151,6 +152,16 @@ const TASK_OPTION_CHECKS: Record<keyof TaskOptions, OptionCheck> = {
     for (const [name, variable] of Object.entries(value)) {
       if (typeof variable !== "string") fail(`${where} '${name}'`, "a string", variable);
     }
+  },
+  path: (value, where) => {
+    if (!Array.isArray(value)) fail(where, 'an array of folders such as ["/opt/spark/bin"]', value);
+    (value as unknown[]).forEach((entry, index) => {
+      const problem = pathEntryProblem(entry);
+      if (problem !== null) throw new DagDefinitionError(`${where} item ${index} ${problem}, got ${show(entry)}`);
+    });
+  },
+  preamble: (value, where) => {
+    if (typeof value !== "string") fail(where, 'a string (a bash script such as "source /etc/spark/conf/spark-env.sh")', value);
   },
   outlets: (value, where) => {
     if (!Array.isArray(value)) fail(where, "an array of assets such as [asset(\"s3://bucket/key\")]", value);

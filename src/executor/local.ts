@@ -12,11 +12,12 @@ import type { Executor, FinishedTi } from "./executor.js";
 import type { TryRequest } from "./protocol.js";
 import { RunnerPool } from "./runner-pool.js";
 import type { RuntimeService } from "../runtime/service.js";
-import { appendTryLogs, LOG_FLUSH_MS, type LogChunk } from "./try-logs.js";
+import { appendTryLogs, LOG_FLUSH_MS, logCap, type LogChunk } from "./try-logs.js";
 import { settleStoppedTries, stopReason } from "./stopped-tries.js";
 import { claimTries, finishTries, handBackTries, type FinishedTry } from "./tries.js";
 import type { WorkerStats } from "../worker/registry.js";
 import { chunks } from "../util/chunks.js";
+import { withNodeEnvironment, type NodeTaskEnvironment } from "./task-environment.js";
 
 export interface LocalExecutorOptions {
   parallelism: number;
@@ -34,6 +35,10 @@ export interface LocalExecutorOptions {
   runtime?: RuntimeService;
   /** Largest XCom value in JSON bytes (config xcom_max_bytes). Default: no limit. */
   xcomMaxBytes?: number;
+  /** Size cap of each try's log, head and tail kept (config task_log_max_bytes; 0: no cap). Default 4 MiB. */
+  taskLogMaxBytes?: number;
+  /** Env vars, PATH additions and preambles for the tries this node runs (config [task_environment]). Default: none. */
+  taskEnvironment?: NodeTaskEnvironment;
 }
 
 export class LocalExecutor implements Executor {
@@ -102,6 +107,7 @@ export class LocalExecutor implements Executor {
     const { logger } = this.options;
     const limit = this.options.xcomMaxBytes;
     if (limit !== undefined) requests = requests.map((r) => ({ ...r, xcomMaxBytes: limit }));
+    requests = withNodeEnvironment(requests, this.options.taskEnvironment);
     this.inFlight += requests.length;
     const claimer = { hostname: this.hostname, worker: this.options.workerName };
     const won = await retryUntilDone("claiming tries", () => claimTries(this.store, claimer, requests), logger);
@@ -125,7 +131,7 @@ export class LocalExecutor implements Executor {
     const requests = [...this.running.values()].filter((r) => !this.stopping.has(r.tiId));
     if (requests.length === 0) return;
     const { logger } = this.options;
-    await retryUntilDone("handing tries back", () => handBackTries(this.store, this.options.workerName, requests, reason), logger);
+    await retryUntilDone("handing tries back", () => handBackTries(this.store, this.options.workerName, requests, reason, this.options.taskLogMaxBytes), logger);
     for (const request of requests) {
       logger.warn({ dag_id: request.dagId, task_id: request.taskId, run_id: request.runId, try_number: request.tryNumber, reason }, "handing a try back");
       if (this.pool.stop(request.tiId, reason)) this.stopping.add(request.tiId);
@@ -175,7 +181,8 @@ export class LocalExecutor implements Executor {
     const logs = this.logs;
     this.logs = [];
     if (logs.length === 0) return;
-    await retryUntilDone("writing try logs", () => appendTryLogs(this.store.db, logs), this.options.logger);
+    const cap = logCap(this.store, this.options.taskLogMaxBytes);
+    await retryUntilDone("writing try logs", () => this.store.transaction((trx) => appendTryLogs(trx, logs, cap)), this.options.logger);
   }
 
   private async flush(): Promise<void> {
@@ -185,7 +192,11 @@ export class LocalExecutor implements Executor {
     const logs = this.logs;
     this.logs = [];
     // An outcome is never dropped: keep trying while the DB is away. Its log goes in the same transaction.
-    const recorded = await retryUntilDone("recording try outcomes", () => finishTries(this.store, batch, logs), this.options.logger);
+    const recorded = await retryUntilDone(
+      "recording try outcomes",
+      () => finishTries(this.store, batch, logs, this.options.taskLogMaxBytes),
+      this.options.logger,
+    );
     // Tries whose task instance someone else changed: close their try row, send a cleared one back to none.
     const recordedIds = new Set(recorded.map((r) => r.tiId));
     const changed = batch.filter((f) => !recordedIds.has(f.request.tiId)).map((f) => f.request);

@@ -1,5 +1,6 @@
 /** Messages between an executor and its runner processes, and what a try needs to run. */
 import type { SerializedSensor, TaskCallbackName, TaskKind, TaskOperator } from "../dag/types.js";
+import type { EnvironmentLayer } from "./task-environment.js";
 
 /** A sensor's settings, plus what earlier checks of a reschedule-mode sensor left (filled in at claim time). */
 export interface SensorRequest extends SerializedSensor {
@@ -35,6 +36,15 @@ export interface TryRequest {
   /** function tasks: the compiled DAG module that defines the function. */
   modulePath: string;
   env: Record<string, string>;
+  /** The task's PATH additions (absent: none). */
+  path?: string[];
+  /** The task's preamble (absent: none). */
+  preamble?: string;
+  /**
+   * The task environment of the node that runs the try, for the try's queue (deployment, then queue);
+   * set by the executor from its config [task_environment]. The task's env, path and preamble come last.
+   */
+  nodeEnvironment?: EnvironmentLayer[];
   executionTimeoutMs: number | null;
   logicalDate: number;
   dataIntervalStart: number;

@@ -4,6 +4,7 @@
  * process tree (bash children included) on timeout; it exits when its parent goes away.
  */
 import { spawn } from "node:child_process";
+import type { Readable } from "node:stream";
 import { pathToFileURL } from "node:url";
 import { takeRegisteredDags } from "../dag/registry.js";
 import { taskLabel } from "../dag/validate.js";
@@ -17,6 +18,8 @@ import { callbackFor, runTaskCallback } from "./task-callbacks.js";
 import { RuntimeClient, TryRuntime } from "../runtime/runner-runtime.js";
 import { renderTemplates } from "../runtime/templates.js";
 import { RETURN_VALUE_KEY } from "../runtime/xcom.js";
+import { describeEnvironmentLayers, resolveTaskEnvironment, type EnvironmentLayer, type ResolvedEnvironment } from "./task-environment.js";
+import { PreambleTracker, preambleScript, runPreambles } from "./preambles.js";
 
 /** Airflow's BashOperator convention: exit code 99 means "skip this task". */
 const BASH_SKIP_EXIT_CODE = 99;
@@ -105,6 +108,8 @@ async function runTry(request: TryRequest): Promise<void> {
   const write = writeLog;
   const mapped = request.mapIndex >= 0 ? ` map index ${request.mapIndex}` : "";
   write(logLine("INFO", `starting try ${request.tryNumber} of ${request.dagId}.${request.taskId}${mapped} (run ${request.runId}) in runner pid ${process.pid}`));
+  const environment = describeEnvironmentLayers(environmentLayers(request, request.env));
+  if (environment) write(logLine("INFO", `task environment (variable names only): ${environment}`));
   let outcome: TryOutcome;
   const withCallbacks = await callbackTask(request);
   try {
@@ -124,6 +129,15 @@ async function runTry(request: TryRequest): Promise<void> {
   send({ type: "done", tiId: request.tiId, outcome, log: takeLog() });
   currentTi = undefined;
   runtime = undefined;
+}
+
+/** The try's task environment: the node's layers for its queue, then the task's own (`env` as rendered). */
+function environmentLayers(request: TryRequest, env: Record<string, string>): EnvironmentLayer[] {
+  return [...(request.nodeEnvironment ?? []), { scope: "task", env, path: request.path, preamble: request.preamble }];
+}
+
+function taskEnvironment(request: TryRequest, env: Record<string, string>): ResolvedEnvironment {
+  return resolveTaskEnvironment(environmentLayers(request, env), process.env.PATH);
 }
 
 function contextEnv(request: TryRequest): Record<string, string> {
@@ -268,20 +282,27 @@ function runBash(request: TryRequest, rendered: RenderedBash, write: (text: stri
   write(logLine("INFO", `running bash command: ${rendered.command}`));
   const itemEnv = request.mapIndex >= 0 ? { ALOFT_ITEM: typeof currentItem === "string" ? currentItem : (JSON.stringify(currentItem) ?? "") } : {};
   const lastLine = new LastLine((request.xcomMaxBytes ?? 1_048_576) + 1);
+  const environment = taskEnvironment(request, rendered.env);
+  // Preambles run first in the same shell; the shell tells on fd 3 which one it is in.
+  const preambles = environment.preambles.length > 0 ? new PreambleTracker(environment.preambles) : undefined;
+  const script = preambles ? preambleScript(environment.preambles, rendered.command) : rendered.command;
   return new Promise((resolve) => {
-    const child = spawn("bash", ["-c", rendered.command], {
-      env: { ...process.env, ...contextEnv(request), ...itemEnv, ...rendered.env },
-      stdio: ["ignore", "pipe", "pipe"],
+    const child = spawn("bash", ["-c", script], {
+      env: { ...process.env, ...contextEnv(request), ...itemEnv, ...environment.env },
+      stdio: preambles ? ["ignore", "pipe", "pipe", "pipe"] : ["ignore", "pipe", "pipe"],
     });
-    child.stdout.setEncoding("utf8").on("data", (text: string) => {
+    if (preambles) preambles.follow(child.stdio[3] as Readable);
+    child.stdout!.setEncoding("utf8").on("data", (text: string) => {
       lastLine.add(text);
       write(text);
       options.onStdout?.(text);
     });
-    child.stderr.setEncoding("utf8").on("data", write);
+    child.stderr!.setEncoding("utf8").on("data", write);
     child.on("error", (error) => resolve({ state: "failed", error: `could not start bash: ${error.message}` }));
     // "close", not "exit": all of the command's output has been read by then.
     child.on("close", (code, signal) => {
+      const preambleFailure = preambles?.failure(code, signal);
+      if (preambleFailure) return resolve({ state: "failed", error: preambleFailure });
       if (code === 0) {
         if (!options.pushXcom || !options.rt || !lastLine.seen) return resolve({ state: "success" });
         try {
@@ -305,9 +326,17 @@ async function runFunction(request: TryRequest, rt: TryRuntime, write: (text: st
       error: `task ${request.taskId} of DAG ${request.dagId} is not a function task of module ${request.modulePath}`,
     };
   }
-  const restoreEnv = applyEnv({ ...contextEnv(request), ...request.env });
+  const environment = taskEnvironment(request, request.env);
+  const restoreEnv = applyEnv({ ...contextEnv(request), ...environment.env });
   const restoreOutput = captureOutput(write);
+  let restorePreambleEnv = () => {};
   try {
+    if (environment.preambles.length > 0) {
+      // The preambles run in bash; the variables they leave are the try's until it ends.
+      const result = await runPreambles(environment.preambles, { ...process.env }, write);
+      if (!result.ok) return { state: "failed", error: result.error };
+      restorePreambleEnv = applyEnv(result.changes);
+    }
     const context = makeContext(request, write);
     if (request.sensor) {
       const fn = task.fn;
@@ -328,6 +357,7 @@ async function runFunction(request: TryRequest, rt: TryRuntime, write: (text: st
     throw error;
   } finally {
     restoreOutput();
+    restorePreambleEnv();
     restoreEnv();
   }
 }
@@ -389,9 +419,13 @@ function captureOutput(write: (text: string) => void): () => void {
   };
 }
 
-function applyEnv(env: Record<string, string>): () => void {
+/** Sets (undefined: unsets) variables in this process's environment; returns what puts them back. */
+function applyEnv(env: Record<string, string | undefined>): () => void {
   const previous = new Map(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) delete process.env[key];
+    else process.env[key] = value;
+  }
   return () => {
     for (const [key, value] of previous) {
       if (value === undefined) delete process.env[key];

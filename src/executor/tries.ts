@@ -11,7 +11,7 @@ import { chunks, groupBy } from "../util/chunks.js";
 import type { FinishedTi } from "./executor.js";
 import type { TryOutcome, TryRequest } from "./protocol.js";
 import { retryDelayMs } from "./retry-delay.js";
-import { appendTryLogs, logLine, type LogChunk } from "./try-logs.js";
+import { appendTryLogs, createLogSizes, DEFAULT_TASK_LOG_MAX_BYTES, logCap, logLine, type LogChunk } from "./try-logs.js";
 import { recordAssetEvents } from "../scheduler/assets.js";
 import { attachSensorHistory, recordStructureOutcomes } from "./structure-records.js";
 import { retryFollows } from "./structure-outcome.js";
@@ -90,6 +90,7 @@ async function claimAll(trx: Db, { hostname, worker }: Claimer, requests: TryReq
     // A new try starts with no XCom of its own (Airflow clears them too); a first try has none.
     const retried = part.filter((r) => r.tryNumber > 1).map((r) => r.tiId);
     if (retried.length > 0) await trx.deleteFrom("xcom").where("ti_id", "in", retried).execute();
+    await createLogSizes(trx, part);
   }
 }
 
@@ -98,7 +99,7 @@ async function claimAll(trx: Db, { hostname, worker }: Claimer, requests: TryReq
  * their log: their runner is then stopped and settleStoppedTries sends them back to none, so they run
  * again as a new try that does not use up a retry.
  */
-export async function handBackTries(store: Store, worker: string, requests: TryRequest[], reason: string): Promise<void> {
+export async function handBackTries(store: Store, worker: string, requests: TryRequest[], reason: string, logMaxBytes?: number): Promise<void> {
   const now = Date.now();
   await store.transaction(async (trx) => {
     for (const [, group] of groupBy(requests, (r) => String(r.tryNumber))) {
@@ -113,7 +114,11 @@ export async function handBackTries(store: Store, worker: string, requests: TryR
           .execute();
       }
     }
-    await appendTryLogs(trx, requests.map((request) => ({ request, text: logLine("WARN", `handed back: ${reason}`), at: now })));
+    await appendTryLogs(
+      trx,
+      requests.map((request) => ({ request, text: logLine("WARN", `handed back: ${reason}`), at: now })),
+      logCap(store, logMaxBytes),
+    );
   });
 }
 
@@ -129,14 +134,19 @@ function finalState(request: TryRequest, outcome: TryOutcome): TaskState {
 }
 
 /**
- * Records the outcomes of running tries, with the last of their log text; an outcome for a try that
- * is no longer running is ignored.
+ * Records the outcomes of running tries, with the last of their log text (capped at `logMaxBytes`,
+ * config task_log_max_bytes); an outcome for a try that is no longer running is ignored.
  */
-export async function finishTries(store: Store, finished: FinishedTry[], logs: LogChunk[] = []): Promise<FinishedTi[]> {
+export async function finishTries(
+  store: Store,
+  finished: FinishedTry[],
+  logs: LogChunk[] = [],
+  logMaxBytes = DEFAULT_TASK_LOG_MAX_BYTES,
+): Promise<FinishedTi[]> {
   if (finished.length === 0 && logs.length === 0) return [];
   const now = Date.now();
   return store.transaction(async (trx) => {
-    await appendTryLogs(trx, logs);
+    await appendTryLogs(trx, logs, logCap(store, logMaxBytes));
     const live = await stillRunning(trx, finished, store.supportsRowLocks);
     const recorded = live.map((f) => {
       const state = finalState(f.request, f.outcome);

@@ -8,7 +8,7 @@
  */
 import type { Kysely, Transaction } from "kysely";
 import { taskLabel } from "../dag/validate.js";
-import { appendTryLogs, logLine } from "../executor/try-logs.js";
+import { appendTryLogs, logLine, NO_LOG_CAP } from "../executor/try-logs.js";
 import type { Database } from "../store/schema.js";
 import { readMapSource } from "../runtime/xcom.js";
 import { chunks } from "../util/chunks.js";
@@ -75,7 +75,7 @@ async function failPlaceholder(trx: Db, ti: { id: number; dag_id: string; run_id
     .values({ ...key, try_number: 1, state: "failed", hostname: "scheduler", pid: null, start_date: now, end_date: now, duration_ms: 0 })
     .execute();
   const request = { tiId: ti.id, dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: -1, tryNumber: 1 };
-  await appendTryLogs(trx, [{ request, text: logLine("ERROR", `try ended: failed: ${error}`), at: now }]);
+  await appendTryLogs(trx, [{ request, text: logLine("ERROR", `try ended: failed: ${error}`), at: now }], NO_LOG_CAP);
 }
 
 function describeType(value: unknown): string {

@@ -41,7 +41,8 @@ function notHeldByLiveRemoteWorker(eb: ExpressionBuilder<Database, "task_instanc
   ]);
 }
 
-export async function resetOrphanedTries(store: Store, lease: LeaseHandle, cache: DagCache, logger: Logger): Promise<void> {
+/** `logMaxBytes`: config task_log_max_bytes, for the line this adds to the failed tries' logs. */
+export async function resetOrphanedTries(store: Store, lease: LeaseHandle, cache: DagCache, logger: Logger, logMaxBytes?: number): Promise<void> {
   const now = Date.now();
   const requeued = await fenced(store, lease, async (trx) => {
     // A queued try's message may still be in a broker: when it is delivered, its claim loses against the
@@ -53,7 +54,7 @@ export async function resetOrphanedTries(store: Store, lease: LeaseHandle, cache
       .executeTakeFirst();
     return Number(result.numUpdatedRows);
   });
-  const lost = await settleLostTries(store, cache, notHeldByLiveRemoteWorker, ORPHANED);
+  const lost = await settleLostTries(store, cache, notHeldByLiveRemoteWorker, ORPHANED, logMaxBytes);
   if (requeued + lost > 0) {
     logger.warn({ requeued, settled: lost }, "reset tries orphaned by a previous scheduler process");
   }
@@ -63,7 +64,7 @@ export async function resetOrphanedTries(store: Store, lease: LeaseHandle, cache
  * Marks dead the workers whose heartbeat is older than `timeoutMs` (DB time) and settles their tries:
  * running ones fail (retried if retries are left) with the reason in their log; cleared ones go back to none.
  */
-export async function settleDeadWorkers(store: Store, cache: DagCache, timeoutMs: number, logger: Logger): Promise<string[]> {
+export async function settleDeadWorkers(store: Store, cache: DagCache, timeoutMs: number, logger: Logger, logMaxBytes?: number): Promise<string[]> {
   const dead: string[] = [];
   for (const worker of await silentWorkers(store, timeoutMs)) {
     const lastSeen = new Date(Number(worker.last_heartbeat)).toISOString();
@@ -71,7 +72,7 @@ export async function settleDeadWorkers(store: Store, cache: DagCache, timeoutMs
       `worker ${worker.name} (host ${worker.hostname}, pid ${worker.pid}) stopped heartbeating: ` +
       `last heartbeat at ${lastSeen}, more than ${Math.round(timeoutMs / 1000)} s (worker_timeout_ms) ago`;
     if (!(await markWorkerDead(store, worker.name, Number(worker.last_heartbeat), reason))) continue;
-    const settled = await settleLostTries(store, cache, (eb) => eb("task_instance.worker", "=", worker.name), `lost: ${reason}`);
+    const settled = await settleLostTries(store, cache, (eb) => eb("task_instance.worker", "=", worker.name), `lost: ${reason}`, logMaxBytes);
     logger.warn({ worker: worker.name, host: worker.hostname, last_heartbeat: lastSeen, tries: settled }, "worker is dead; its tries were settled");
     dead.push(worker.name);
   }
@@ -84,6 +85,7 @@ async function settleLostTries(
   cache: DagCache,
   held: (eb: ExpressionBuilder<Database, "task_instance">) => ReturnType<ExpressionBuilder<Database, "task_instance">["or"]>,
   reason: string,
+  logMaxBytes: number | undefined,
 ): Promise<number> {
   const now = Date.now();
   // A cleared try whose worker went away before stopping it: nothing runs it any more, so it goes back
@@ -150,6 +152,6 @@ async function settleLostTries(
     return { request, outcome: { state: "failed" as const, error: reason } };
   });
   const logs = finished.map((f) => ({ request: f.request, text: logLine("ERROR", `try ended: failed: ${reason}`), at: now }));
-  const recorded = await finishTries(store, finished, logs);
+  const recorded = await finishTries(store, finished, logs, logMaxBytes);
   return restarted + recorded.length;
 }

@@ -138,6 +138,8 @@ export function tryRequests(queued: QueuedTi[], dags: Map<string, CachedDag>): T
       xcomPush: task.xcomPush,
       modulePath: cached.modulePath,
       env: task.env,
+      ...(task.path ? { path: task.path } : {}),
+      ...(task.preamble ? { preamble: task.preamble } : {}),
       executionTimeoutMs: task.executionTimeoutMs,
       logicalDate: ti.logical_date,
       dataIntervalStart: ti.data_interval_start,

@@ -8,6 +8,7 @@ import * as runtimeData from "./migrations/0003_runtime_data.js";
 import * as operations from "./migrations/0004_operations.js";
 import * as structure from "./migrations/0005_structure.js";
 import * as workers from "./migrations/0007_workers.js";
+import * as taskLogs from "./migrations/0008_task_logs.js";
 
 interface DialectMigration {
   up(db: Parameters<Migration["up"]>[0], store: Store): Promise<void>;
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   "0004_operations": operations,
   "0005_structure": structure,
   "0007_workers": workers,
+  "0008_task_logs": taskLogs,
 };
 
 export interface MigrationReport {

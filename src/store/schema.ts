@@ -147,7 +147,19 @@ export interface TaskLogTable extends TaskInstanceRef {
   id: Generated<number>;
   try_number: number;
   chunk: string;
+  /** Byte offset of the chunk in the try's whole log (text the size cap left out included); null: not tracked. */
+  log_offset: number | null;
   created_at: Ms;
+}
+
+/** How much of a try's log was written, for its size cap (config task_log_max_bytes); locked by each append. */
+export interface TaskLogSizeTable {
+  ti_id: number;
+  try_number: number;
+  /** Bytes written to the try's log, kept or left out. */
+  written_bytes: number;
+  /** Size of the log's head once it is full; null while it is not. */
+  head_bytes: number | null;
 }
 
 export interface XcomTable extends TaskInstanceRef {
@@ -331,6 +343,7 @@ export interface Database {
   task_instance: TaskInstanceTable;
   task_try: TaskTryTable;
   task_log: TaskLogTable;
+  task_log_size: TaskLogSizeTable;
   xcom: XcomTable;
   scheduler_lease: SchedulerLeaseTable;
   pool: PoolTable;

@@ -51,6 +51,9 @@ export class Worker {
       workerName: name,
       runtime: new StoreRuntimeService(store, { box: SecretBox.open(config.secretKey, config.home), xcomMaxBytes: config.xcomMaxBytes }),
       xcomMaxBytes: config.xcomMaxBytes,
+      taskLogMaxBytes: config.taskLogMaxBytes,
+      // The tools of this node: its own [task_environment], for the queues it serves.
+      taskEnvironment: config.taskEnvironment,
     });
     this.heartbeat = new WorkerHeartbeat({
       store,

@@ -116,6 +116,21 @@ describe("serialize", () => {
     assert.equal("command" in inherits, false);
   });
 
+  test("path and preamble come from the task, its group's or the DAG's defaults; absent when none sets them", () => {
+    const serialized = dag("environments", { defaults: { path: ["/opt/dag/bin"], preamble: "source /etc/dag-env.sh" } }, () => {
+      task("inherits", noop);
+      bash("own", "spark-submit job.py", { path: ["/opt/spark/bin"], preamble: "" });
+    }).serialize("/dags/environments.ts");
+    const tasks = byId(serialized.tasks);
+    assert.deepEqual(tasks.get("inherits")!.path, ["/opt/dag/bin"]);
+    assert.equal(tasks.get("inherits")!.preamble, "source /etc/dag-env.sh");
+    assert.deepEqual(tasks.get("own")!.path, ["/opt/spark/bin"]);
+    assert.equal("preamble" in tasks.get("own")!, false, "an empty preamble is none");
+    const plain = dag("plain_env", {}, () => void task("t", noop)).serialize("/dags/plain.ts");
+    assert.equal("path" in plain.tasks[0]!, false);
+    assert.equal("preamble" in plain.tasks[0]!, false);
+  });
+
   test("orders tasks topologically, ties in definition order", () => {
     const serialized = dag("ordered", {}, () => {
       const report = bash("report", "true");

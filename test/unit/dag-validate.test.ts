@@ -183,6 +183,14 @@ describe("task options", () => {
     assertTaskOptionError({ env: ["A=1"] }, "option env must be an object of environment variable names to string values, got an array");
   });
 
+  test("path must be an array of single folders; preamble a string", () => {
+    assertTaskOptionError({ path: "/opt/spark/bin" }, 'option path must be an array of folders such as ["/opt/spark/bin"], got "/opt/spark/bin"');
+    assertTaskOptionError({ path: ["/opt/a:/opt/b"] }, "option path item 0 must be one folder: ':' separates PATH entries");
+    assertTaskOptionError({ path: ["/ok", ""] }, 'option path item 1 must be a non-empty string (a folder), got ""');
+    assertTaskOptionError({ preamble: ["source env.sh"] }, "option preamble must be a string (a bash script");
+    assertDagOptionError({ defaults: { path: [1] } }, "DAG 'dag_opts': option defaults: option path item 0 must be a non-empty string (a folder), got 1");
+  });
+
   test("retryDelay and executionTimeout must be durations", () => {
     assertTaskOptionError({ retryDelay: "5 minutes" }, "option retryDelay: invalid duration \"5 minutes\"", '"1h30m"');
     assertTaskOptionError({ executionTimeout: -1 }, "option executionTimeout: invalid duration -1");

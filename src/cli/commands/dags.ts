@@ -167,6 +167,7 @@ export function registerDagsCommands(program: Command): void {
         parseTimeoutMs: config.parseTimeoutMs,
         parallelism: config.parallelism,
         xcomMaxBytes: config.xcomMaxBytes,
+        taskEnvironment: config.taskEnvironment,
         verbose: Boolean(flags.verbose),
         onTaskFinished: flags.json ? undefined : (taskId, state) => process.stderr.write(`  ${taskId}: ${state}\n`),
       });

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { NotFoundError, UsageError } from "../../errors.js";
 import { findRun } from "../../scheduler/runs.js";
-import { readTryLog, readTryLogAfter } from "../../executor/try-logs.js";
+import { LOG_START, readTryLog, readTryLogAfter } from "../../executor/try-logs.js";
 import type { Store } from "../../store/db.js";
 import { registerTaskOperations } from "./operations.js";
 import type { SerializedDag } from "../../dag/types.js";
@@ -148,7 +148,7 @@ function registerRenderCommand(tasks: Command): void {
 
 /** Prints a try's log as it grows (the executor writes it every 250 ms) until the try has ended. */
 async function followTryLog(store: Store, tiId: number, tryNumber: number): Promise<void> {
-  let lastId = 0;
+  let cursor = LOG_START;
   for (;;) {
     const ended = await store.db
       .selectFrom("task_try")
@@ -157,10 +157,9 @@ async function followTryLog(store: Store, tiId: number, tryNumber: number): Prom
       .where("try_number", "=", tryNumber)
       .executeTakeFirst();
     // Read after checking the state, so that the last chunks, written with the outcome, are not missed.
-    for (const chunk of await readTryLogAfter(store, tiId, tryNumber, lastId)) {
-      process.stdout.write(chunk.chunk);
-      lastId = chunk.id;
-    }
+    const read = await readTryLogAfter(store, tiId, tryNumber, cursor);
+    process.stdout.write(read.text);
+    cursor = read.cursor;
     if (ended?.state !== "running") return;
     await new Promise((r) => setTimeout(r, 250));
   }
