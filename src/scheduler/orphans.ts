@@ -49,12 +49,14 @@ export async function resetOrphanedTries(store: Store, lease: LeaseHandle, cache
   const running = await store.db
     .selectFrom("task_instance as ti")
     .innerJoin("task_try as t", (j) => j.onRef("t.ti_id", "=", "ti.id").onRef("t.try_number", "=", "ti.try_number"))
-    .select(["ti.id", "ti.dag_run_id", "ti.dag_id", "ti.run_id", "ti.task_id", "ti.map_index", "ti.try_number", "ti.max_tries"])
+    .innerJoin("dag_run as r", "r.id", "ti.dag_run_id")
+    .select(["ti.id", "ti.dag_run_id", "ti.dag_id", "ti.run_id", "ti.task_id", "ti.map_index", "ti.try_number", "ti.max_tries", "r.dag_version_id"])
     .where("ti.state", "=", "running")
     .execute();
-  const dags = await cache.load(running.map((r) => r.dag_id));
+  // Retries follow the settings of the run's version.
+  const dagOf = await cache.forRuns(running.map((r) => ({ dagId: r.dag_id, versionId: r.dag_version_id })));
   const finished = running.map((ti) => {
-    const task = dags.get(ti.dag_id)?.tasks.get(ti.task_id);
+    const task = dagOf({ dagId: ti.dag_id, versionId: ti.dag_version_id })?.tasks.get(ti.task_id);
     const request = {
       tiId: ti.id,
       dagRunId: ti.dag_run_id,

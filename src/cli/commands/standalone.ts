@@ -12,8 +12,8 @@ export function registerStandaloneCommand(program: Command): void {
   withGlobalFlags(
     program
       .command("standalone")
-      .description("run everything in one process: migrations, DAG parsing, scheduler, local executor, HTTP server")
-      .option("--dags <dir>", "DAGs folder (env ALOFT_DAGS_FOLDER, default: the example DAGs)")
+      .description("run everything in one process: migrations, deploying the DAG folder (again on every change), scheduler, local executor, HTTP server")
+      .option("--dags <dir>", "DAGs folder, deployed at start and whenever its files change (env ALOFT_DAGS_FOLDER, default: the example DAGs)")
       .option("--port <n>", "HTTP port (env ALOFT_PORT, default 8080)"),
   ).action(async (flags: GlobalFlags & { dags?: string; port?: string }) => {
     const { config } = resolveConfig(flags, { dagsFolder: flags.dags, port: flags.port });
@@ -26,13 +26,15 @@ export function registerStandaloneCommand(program: Command): void {
     const engine = await startEngine({ store, config, logger });
     const http = createHttpServer(store);
     await http.listen({ port: config.port, host: "127.0.0.1" });
-    const dagCount = engine.firstParse.added.length + engine.firstParse.changed.length + engine.firstParse.unchanged.length;
+    const first = engine.firstDeploy;
+    const dagCount = first.added.length + first.changed.length + first.unchanged.length;
     logger.info(
       {
         database: maskDatabaseUrl(config.databaseUrl),
         dags_folder: config.dagsFolder,
         dags: dagCount,
-        import_errors: engine.firstParse.importErrors.length,
+        bundle: first.bundle?.id,
+        import_errors: first.importErrors.length,
         url: `http://127.0.0.1:${config.port}`,
       },
       "Aloft standalone is running; stop it with Ctrl-C",
