@@ -39,7 +39,6 @@ export function prepareModuleFolder(folder: string): void {
 export class ModuleCache {
   readonly folder: string;
   private readonly fetching = new Map<string, Promise<string>>();
-  private prepared = false;
 
   constructor(
     private readonly store: Store,
@@ -51,10 +50,8 @@ export class ModuleCache {
   /** The local file of the module with this hash, fetched from the DB first when it is not on disk. */
   async localPath(hash: string): Promise<string> {
     if (!/^[0-9a-f]{64}$/.test(hash)) throw new Error(`'${hash}' is not a module hash (64 hex digits)`);
-    if (!this.prepared) {
-      prepareModuleFolder(this.folder);
-      this.prepared = true;
-    }
+    // Checked each time (one readlink): the folder may have been cleaned up under a running node.
+    prepareModuleFolder(this.folder);
     const file = path.join(this.folder, `${hash}.mjs`);
     if (fs.existsSync(file)) return file;
     let pending = this.fetching.get(hash);
