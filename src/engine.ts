@@ -1,6 +1,6 @@
 /**
- * The scheduler, the DAG processor and the local executor put together in one process: what
- * `aloft standalone` runs, and what `aloft dags test` runs on a throwaway database.
+ * The scheduler, the DAG folder's deploys and the local executor put together in one process: what
+ * `aloft standalone` runs. The folder is deployed at start and again when its files change.
  */
 import os from "node:os";
 import { CallbackRunner } from "./callbacks/callback-runner.js";
@@ -12,8 +12,9 @@ import { openBroker } from "./broker/broker.js";
 import { WorkerHeartbeat } from "./worker/heartbeat.js";
 import { defaultWorkerName, setWorkerState } from "./worker/registry.js";
 import type { Logger } from "./logging.js";
-import { processDagFolder, scheduleDagProcessing } from "./processor/processor.js";
-import type { SyncReport } from "./processor/sync.js";
+import { deployBundle, type DeployReport } from "./bundle/deploy.js";
+import { ModuleCache } from "./bundle/module-cache.js";
+import { watchDagFolder } from "./bundle/watch.js";
 import { DagCache } from "./scheduler/dag-cache.js";
 import { dbNow, renewLease, takeLease, type LeaseHandle } from "./scheduler/lease.js";
 import { resetOrphanedTries, settleDeadWorkers } from "./scheduler/orphans.js";
@@ -28,7 +29,8 @@ const LEASE_MS = 30_000;
 export interface Engine {
   scheduler: Scheduler;
   lease: LeaseHandle;
-  firstParse: SyncReport;
+  /** The deploy of the DAG folder made at start (none when `dags` is "none"). */
+  firstDeploy?: DeployReport;
   /** Stops scheduling, waits up to `graceMs` for running tries, then stops the rest. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -37,33 +39,41 @@ export interface EngineOptions {
   store: Store;
   config: AloftConfig;
   logger: Logger;
+  /**
+   * The DAG folder (config dags_folder): "watch" deploys it at start and again when its files change
+   * (and every parse_interval_ms); "once" at start only; "none" leaves DAGs to `aloft deploy`. Default "watch".
+   */
+  dags?: "watch" | "once" | "none";
 }
 
-export async function startEngine({ store, config, logger }: EngineOptions): Promise<Engine> {
+export async function startEngine({ store, config, logger, dags = "watch" }: EngineOptions): Promise<Engine> {
   const holder = `${os.hostname()}:${process.pid}`;
   const lease = await takeLease(store, holder, LEASE_MS);
   logger.info({ holder, epoch: lease.epoch }, "took the scheduler lease");
 
-  const processorOptions = {
-    store,
-    dagsFolder: config.dagsFolder,
-    home: config.home,
-    parseTimeoutMs: config.parseTimeoutMs,
-    pausedAtCreation: config.pausedAtCreation,
-    logger,
-  };
-  const firstParse = await processDagFolder(processorOptions);
-  await resetOrphanedTries(store, lease, new DagCache(store), logger, config.taskLogMaxBytes);
+  const deployOptions = { home: config.home, parseTimeoutMs: config.parseTimeoutMs, pausedAtCreation: config.pausedAtCreation, logger };
+  const firstDeploy = dags === "none" ? undefined : await deployBundle(store, config.dagsFolder, deployOptions);
+  await resetOrphanedTries(store, lease, new DagCache(store, logger), logger, config.taskLogMaxBytes);
 
-  const executor = await startExecutor(store, config, logger);
+  const modules = new ModuleCache(store, config.home);
+  const executor = await startExecutor(store, config, logger, modules);
   const scheduler = new Scheduler({ store, lease, executor: executor.executor, logger, maxMapLength: config.maxMapLength });
   // DAG callbacks (and task callbacks of killed tries) run in processes of their own.
-  const callbacks = new CallbackRunner({ store, logger });
+  const callbacks = new CallbackRunner({ store, logger, modules });
   await callbacks.start();
   scheduler.on("runFinished", () => callbacks.wake());
   scheduler.start();
 
-  const stopParsing = scheduleDagProcessing(processorOptions, config.parseIntervalMs, () => scheduler.wake());
+  const stopWatching =
+    dags === "watch"
+      ? watchDagFolder(store, config.dagsFolder, {
+          ...deployOptions,
+          pollMs: config.parseIntervalMs,
+          onDeployed: (report) => {
+            if (report.created) scheduler.wake();
+          },
+        })
+      : async () => {};
   // Workers (remote ones; a local executor lives and dies with this process) that stopped heartbeating.
   // After the DB was unreachable, every heartbeat looks old: judge only once the DB has answered this
   // process for a whole timeout, which gives workers that long to report back.
@@ -88,11 +98,11 @@ export async function startEngine({ store, config, logger }: EngineOptions): Pro
   return {
     scheduler,
     lease,
-    firstParse,
+    firstDeploy,
     async stop(graceMs = 0) {
       clearInterval(renewTimer);
       clearInterval(deadWorkerTimer);
-      stopParsing();
+      await stopWatching();
       await scheduler.stop();
       await executor.close(graceMs);
       await callbacks.stop(Math.max(graceMs, 1_000));
@@ -109,7 +119,7 @@ interface RunningExecutor {
  * The executor config names: "local" runs tries in this process's runner pool (registered as a local
  * worker, so `aloft workers list` shows it); a broker URL sends them to `aloft worker` processes.
  */
-async function startExecutor(store: Store, config: AloftConfig, logger: Logger): Promise<RunningExecutor> {
+async function startExecutor(store: Store, config: AloftConfig, logger: Logger, modules: ModuleCache): Promise<RunningExecutor> {
   if (config.executor !== "local") {
     const broker = await openBroker(config.executor, logger);
     const executor = new BrokerExecutor(store, broker, { parallelism: config.parallelism, logger, resendMs: config.brokerResendMs });
@@ -128,6 +138,7 @@ async function startExecutor(store: Store, config: AloftConfig, logger: Logger):
     xcomMaxBytes: config.xcomMaxBytes,
     taskLogMaxBytes: config.taskLogMaxBytes,
     taskEnvironment: config.taskEnvironment,
+    modules,
   });
   const heartbeat = new WorkerHeartbeat({
     store,

@@ -7,6 +7,7 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import os from "node:os";
+import type { ModuleCache } from "../bundle/module-cache.js";
 import type { SerializedDag } from "../dag/types.js";
 import type { Logger } from "../logging.js";
 import { distModule } from "../paths.js";
@@ -16,6 +17,8 @@ import type { CallbackJob, FromCallbackProcess, ToCallbackProcess } from "./prot
 export interface CallbackRunnerOptions {
   store: Store;
   logger: Logger;
+  /** Gives the local file of the DAG module a callback needs (fetched from the DB when missing). */
+  modules: ModuleCache;
   /** How often pending requests are looked for (besides `wake()`). Default 1000 ms. */
   pollMs?: number;
   /** Callback processes at once. Default 2. */
@@ -130,24 +133,25 @@ export class CallbackRunner {
       .execute();
   }
 
-  /** What the callback process needs, from the request, its run and its DAG. */
+  /** What the callback process needs, from the request, its run and the run's DAG version. */
   private async job(row: { kind: "dag" | "task"; callback: string; dag_id: string; run_id: string; task_id: string | null; context: string }): Promise<CallbackJob> {
     const { db } = this.options.store;
-    const context = JSON.parse(row.context) as Partial<CallbackJob> & { modulePath?: string };
+    const context = JSON.parse(row.context) as Partial<CallbackJob> & { moduleHash?: string };
     const run = await db.selectFrom("dag_run").selectAll().where("dag_id", "=", row.dag_id).where("run_id", "=", row.run_id).executeTakeFirst();
-    const dag = await db.selectFrom("dag").select(["module_path", "serialized"]).where("dag_id", "=", row.dag_id).executeTakeFirst();
-    if (!run || !dag) throw new Error(`DAG '${row.dag_id}' or its run '${row.run_id}' no longer exists`);
+    if (!run) throw new Error(`DAG '${row.dag_id}' or its run '${row.run_id}' no longer exists`);
+    const version = await runVersion(db, row.dag_id, run.dag_version_id);
+    if (!version) throw new Error(`DAG '${row.dag_id}' has no deployed version any more; its ${row.callback} callback cannot run`);
     return {
       kind: row.kind,
       callback: row.callback,
       dagId: row.dag_id,
       runId: row.run_id,
       taskId: row.task_id,
-      modulePath: context.modulePath ?? dag.module_path,
+      modulePath: await this.options.modules.localPath(context.moduleHash ?? version.module_hash),
       logicalDate: run.logical_date,
       dataIntervalStart: run.data_interval_start,
       dataIntervalEnd: run.data_interval_end,
-      params: (JSON.parse(dag.serialized) as SerializedDag).params,
+      params: (JSON.parse(version.serialized) as SerializedDag).params,
       conf: JSON.parse(run.conf) as Record<string, unknown>,
       ...(context.state !== undefined ? { state: context.state } : {}),
       ...(context.reason !== undefined ? { reason: context.reason } : {}),
@@ -186,4 +190,18 @@ export class CallbackRunner {
       child.send(message);
     });
   }
+}
+
+/** The run's DAG version, or the DAG's current one when the run's was pruned (or never recorded). */
+async function runVersion(db: Store["db"], dagId: string, versionId: number | null): Promise<{ module_hash: string; serialized: string } | undefined> {
+  if (versionId !== null) {
+    const own = await db.selectFrom("dag_version").select(["module_hash", "serialized"]).where("id", "=", versionId).executeTakeFirst();
+    if (own) return own;
+  }
+  return db
+    .selectFrom("dag as d")
+    .innerJoin("dag_version as v", "v.id", "d.dag_version_id")
+    .select(["v.module_hash", "v.serialized"])
+    .where("d.dag_id", "=", dagId)
+    .executeTakeFirst();
 }

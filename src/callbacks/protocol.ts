@@ -8,7 +8,7 @@ export interface CallbackJob {
   dagId: string;
   runId: string;
   taskId: string | null;
-  /** The compiled DAG module that defines the callback. */
+  /** The local file of the compiled DAG module that defines the callback (the run's version, from the module cache). */
   modulePath: string;
   logicalDate: number;
   dataIntervalStart: number;

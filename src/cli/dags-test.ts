@@ -12,9 +12,8 @@ import { LocalExecutor } from "../executor/local.js";
 import type { NodeTaskEnvironment } from "../executor/task-environment.js";
 import { readTryLog } from "../executor/try-logs.js";
 import { silentLogger, createLogger } from "../logging.js";
-import { parseDagFiles } from "../processor/parse.js";
-import { compiledDagsFolder } from "../processor/processor.js";
-import { syncParsedDags } from "../processor/sync.js";
+import { deployBundle } from "../bundle/deploy.js";
+import { ModuleCache } from "../bundle/module-cache.js";
 import { takeLease } from "../scheduler/lease.js";
 import { triggerDagRun } from "../scheduler/runs.js";
 import { Scheduler } from "../scheduler/scheduler.js";
@@ -59,8 +58,8 @@ export async function runDagsTest(file: string, options: DagsTestOptions): Promi
   const store = await openStore(`sqlite://${path.join(home, "aloft.db")}`);
   try {
     await migrate(store);
-    const parsed = await parseDagFiles([resolved], { outDir: compiledDagsFolder(home), timeoutMs: options.parseTimeoutMs });
-    const report = await syncParsedDags(store, parsed, { pausedAtCreation: false, files: [resolved] });
+    // The file is deployed on its own, as a bundle rooted at its folder.
+    const report = await deployBundle(store, path.dirname(resolved), { home, files: [resolved], parseTimeoutMs: options.parseTimeoutMs, pausedAtCreation: false });
     if (report.importErrors.length > 0) {
       throw new UsageError(`${file} failed to import: ${report.importErrors[0]!.message}`);
     }
@@ -73,6 +72,7 @@ export async function runDagsTest(file: string, options: DagsTestOptions): Promi
     const lease = await takeLease(store, `dags-test:${process.pid}`, 3_600_000);
     // A throwaway database has no variables or connections, but XCom and mapping work as in standalone.
     const runtime = new StoreRuntimeService(store, { box: SecretBox.open("", home), xcomMaxBytes: options.xcomMaxBytes ?? 1_048_576 });
+    const modules = new ModuleCache(store, home);
     const executor = new LocalExecutor(store, {
       parallelism: options.parallelism,
       warmRunners: 1,
@@ -81,6 +81,7 @@ export async function runDagsTest(file: string, options: DagsTestOptions): Promi
       runtime,
       xcomMaxBytes: options.xcomMaxBytes,
       taskEnvironment: options.taskEnvironment,
+      modules,
     });
     // Progress lines, in the order tries finished; awaited before the result is returned.
     let progressLines = Promise.resolve();
@@ -108,7 +109,7 @@ export async function runDagsTest(file: string, options: DagsTestOptions): Promi
     await executor.close();
     await progressLines;
     // The run's DAG callbacks (and those of killed tries) run before the command returns.
-    const callbacks = new CallbackRunner({ store, logger });
+    const callbacks = new CallbackRunner({ store, logger, modules });
     await callbacks.start();
     await callbacks.drain();
     await callbacks.stop();

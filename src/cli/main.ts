@@ -8,6 +8,7 @@ import { registerConfigCommands } from "./commands/config.js";
 import { registerConnectionsCommands } from "./commands/connections.js";
 import { registerDagsCommands } from "./commands/dags.js";
 import { registerDbCommands } from "./commands/db.js";
+import { registerDeployCommand } from "./commands/deploy.js";
 import { registerPoolsCommands } from "./commands/pools.js";
 import { registerStandaloneCommand } from "./commands/standalone.js";
 import { registerTasksCommands } from "./commands/tasks.js";
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerStandaloneCommand(program);
   registerDbCommands(program);
+  registerDeployCommand(program);
   registerDagsCommands(program);
   registerTasksCommands(program);
   registerBackfillCommands(program);

@@ -35,7 +35,7 @@ export async function loadDagFromFile(file: string, dagId: string | undefined, p
   const resolved = requireDagFile(file);
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "aloft-next-runs-"));
   try {
-    const [parsed] = await parseDagFiles([resolved], { outDir, timeoutMs: parseTimeoutMs });
+    const [parsed] = await parseDagFiles([resolved], { outDir, root: path.dirname(resolved), timeoutMs: parseTimeoutMs });
     if (!parsed || !parsed.ok) throw new UsageError(`${file} failed to import: ${parsed?.ok === false ? parsed.error : "no result"}`);
     const chosen = chooseDagId(file, parsed.dags.map((d) => d.dagId), dagId);
     return parsed.dags.find((d) => d.dagId === chosen)!;

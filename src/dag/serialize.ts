@@ -44,7 +44,7 @@ export const DAG_DEFAULTS = Object.freeze({
   maxActiveTasks: 16,
 });
 
-/** Serializes a DAG that passed validation; `fileloc` is the absolute path of its DAG file. */
+/** Serializes a DAG that passed validation; `fileloc` is its DAG file, relative to the bundle root. */
 export function serializeDag(dag: Dag, fileloc: string): SerializedDag {
   const { options } = dag;
   const timezone = options.timezone ?? DAG_DEFAULTS.timezone;

@@ -347,7 +347,7 @@ export interface SerializedTask {
 
 export interface SerializedDag {
   dagId: string;
-  /** The DAG file it was defined in (absolute path). */
+  /** The DAG file it was defined in, relative to the bundle root (the deployed folder). */
   fileloc: string;
   /** The schedule as written, for listings: a cron string, a preset, "@every 30m", or the asset condition. */
   schedule: string | null;
@@ -442,6 +442,6 @@ export interface Dag {
   readonly tasks: ReadonlyMap<string, TaskRef>;
   /** JSON Schemas of params declared with `param()`. */
   readonly paramSchemas?: Readonly<Record<string, Record<string, unknown>>>;
-  /** The DAG as stored in the DB, with every default applied; `fileloc` is the DAG file's absolute path. */
+  /** The DAG as stored in the DB, with every default applied; `fileloc` is the DAG file's path relative to the bundle root. */
   serialize(fileloc: string): SerializedDag;
 }

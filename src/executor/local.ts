@@ -9,15 +9,16 @@ import type { Logger } from "../logging.js";
 import type { Store } from "../store/db.js";
 import { retryUntilDone } from "../util/retry.js";
 import type { Executor, FinishedTi } from "./executor.js";
-import type { TryRequest } from "./protocol.js";
+import type { TryOutcome, TryRequest } from "./protocol.js";
 import { RunnerPool } from "./runner-pool.js";
 import type { RuntimeService } from "../runtime/service.js";
-import { appendTryLogs, LOG_FLUSH_MS, logCap, type LogChunk } from "./try-logs.js";
+import { appendTryLogs, LOG_FLUSH_MS, logCap, logLine, type LogChunk } from "./try-logs.js";
 import { settleStoppedTries, stopReason } from "./stopped-tries.js";
 import { claimTries, finishTries, handBackTries, type FinishedTry } from "./tries.js";
 import type { WorkerStats } from "../worker/registry.js";
 import { chunks } from "../util/chunks.js";
 import { withNodeEnvironment, type NodeTaskEnvironment } from "./task-environment.js";
+import type { ModuleCache } from "../bundle/module-cache.js";
 
 export interface LocalExecutorOptions {
   parallelism: number;
@@ -39,6 +40,8 @@ export interface LocalExecutorOptions {
   taskLogMaxBytes?: number;
   /** Env vars, PATH additions and preambles for the tries this node runs (config [task_environment]). Default: none. */
   taskEnvironment?: NodeTaskEnvironment;
+  /** Gives each try's DAG module as a local file, fetched from the DB when this node does not have it. */
+  modules: ModuleCache;
 }
 
 export class LocalExecutor implements Executor {
@@ -114,7 +117,7 @@ export class LocalExecutor implements Executor {
     this.inFlight -= requests.length - won.length;
     for (const request of won) {
       this.running.set(request.tiId, request);
-      void this.pool.run(request).then((outcome) => {
+      void this.runWithModule(request).then((outcome) => {
         this.inFlight--;
         this.running.delete(request.tiId);
         this.record({ request, outcome });
@@ -135,6 +138,17 @@ export class LocalExecutor implements Executor {
     for (const request of requests) {
       logger.warn({ dag_id: request.dagId, task_id: request.taskId, run_id: request.runId, try_number: request.tryNumber, reason }, "handing a try back");
       if (this.pool.stop(request.tiId, reason)) this.stopping.add(request.tiId);
+    }
+  }
+
+  /** Runs a try on the pool with its DAG module as a local file; a module that cannot be had fails the try. */
+  private async runWithModule(request: TryRequest): Promise<TryOutcome> {
+    try {
+      return await this.pool.run({ ...request, modulePath: await this.options.modules.localPath(request.moduleHash) });
+    } catch (error) {
+      const why = `cannot load the DAG module of version ${request.dagVersionId}: ${(error as Error).message}`;
+      this.logs.push({ request, text: logLine("ERROR", `try ended: failed: ${why}`), at: Date.now() });
+      return { state: "failed", error: why };
     }
   }
 

@@ -33,8 +33,15 @@ export interface TryRequest {
   command?: string;
   /** bash tasks: push the last line of stdout as return_value (default true). */
   xcomPush?: boolean;
-  /** function tasks: the compiled DAG module that defines the function. */
-  modulePath: string;
+  /** The DAG version the try runs (its run's version). */
+  dagVersionId: number;
+  /** The compiled DAG module of that version (defines function tasks and callbacks), by content hash. */
+  moduleHash: string;
+  /**
+   * The local file of `moduleHash`, resolved by the process that runs the try (bundle/module-cache.ts)
+   * right before it runs; never set by the scheduler, whose files other nodes do not have.
+   */
+  modulePath?: string;
   env: Record<string, string>;
   /** The task's PATH additions (absent: none). */
   path?: string[];

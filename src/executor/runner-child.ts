@@ -156,7 +156,7 @@ function contextEnv(request: TryRequest): Record<string, string> {
 async function callbackTask(request: TryRequest): Promise<{ dag: Dag; task: NonNullable<ReturnType<Dag["tasks"]["get"]>> } | undefined> {
   if (!request.callbacks || request.callbacks.length === 0) return undefined;
   try {
-    const dag = (await loadDags(request.modulePath)).get(request.dagId);
+    const dag = (await loadDags(request)).get(request.dagId);
     const task = dag?.tasks.get(request.taskId);
     return dag && task ? { dag, task } : undefined;
   } catch (error) {
@@ -199,8 +199,8 @@ async function runBashBranch(request: TryRequest, rendered: RenderedBash, write:
   let stdout = "";
   const outcome = await runBash(request, rendered, write, { onStdout: (text) => (stdout += text) });
   if (outcome.state !== "success") return outcome;
-  const task = (await loadDags(request.modulePath)).get(request.dagId)?.tasks.get(request.taskId);
-  if (!task) return { state: "failed", error: `task ${request.taskId} of DAG ${request.dagId} is not defined by module ${request.modulePath}` };
+  const task = (await loadDags(request)).get(request.dagId)?.tasks.get(request.taskId);
+  if (!task) return { state: "failed", error: `task ${request.taskId} of DAG ${request.dagId} is not defined by module ${request.moduleHash}` };
   const outcomeOfChoice = branchOutcome(task, bashBranchChoice(stdout));
   delete outcomeOfChoice.resultJson;
   return outcomeOfChoice;
@@ -318,12 +318,12 @@ function runBash(request: TryRequest, rendered: RenderedBash, write: (text: stri
 }
 
 async function runFunction(request: TryRequest, rt: TryRuntime, write: (text: string) => void): Promise<TryOutcome> {
-  const dag = (await loadDags(request.modulePath)).get(request.dagId);
+  const dag = (await loadDags(request)).get(request.dagId);
   const task = dag?.tasks.get(request.taskId);
   if (!task?.fn) {
     return {
       state: "failed",
-      error: `task ${request.taskId} of DAG ${request.dagId} is not a function task of module ${request.modulePath}`,
+      error: `task ${request.taskId} of DAG ${request.dagId} is not a function task of module ${request.moduleHash}`,
     };
   }
   const environment = taskEnvironment(request, request.env);
@@ -362,7 +362,10 @@ async function runFunction(request: TryRequest, rt: TryRuntime, write: (text: st
   }
 }
 
-async function loadDags(modulePath: string): Promise<Map<string, Dag>> {
+/** The DAGs of the try's module (the executor resolved its local file into `modulePath`). */
+async function loadDags(request: TryRequest): Promise<Map<string, Dag>> {
+  const modulePath = request.modulePath;
+  if (!modulePath) throw new Error(`the try of ${request.dagId}.${request.taskId} came without the local file of its module ${request.moduleHash}`);
   let dags = modules.get(modulePath);
   if (!dags) {
     takeRegisteredDags();

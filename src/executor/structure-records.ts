@@ -77,7 +77,7 @@ export async function recordStructureOutcomes(
           dag_id: request.dagId,
           run_id: request.runId,
           task_id: request.taskId,
-          context: { tiId: request.tiId, tryNumber: request.tryNumber, modulePath: request.modulePath, error: outcome.error },
+          context: { tiId: request.tiId, tryNumber: request.tryNumber, moduleHash: request.moduleHash, error: outcome.error },
         },
         now,
       );

@@ -14,7 +14,7 @@ export interface Actor {
 
 export interface RunAndDag {
   run: DagRunRow;
-  /** The DAG as last parsed; null when it is no longer stored. */
+  /** The DAG version the run runs on (the DAG's current one when the run's was pruned). */
   dag: SerializedDag | null;
 }
 
@@ -23,7 +23,11 @@ export async function requireRun(db: Db, dagId: string, runId: string): Promise<
   if (!dagRow) throw new NotFoundError(`DAG '${dagId}' does not exist: see 'aloft dags list' for the DAG ids`);
   const run = await findRun(db, dagId, runId);
   if (!run) throw new NotFoundError(`DAG '${dagId}' has no run '${runId}': see 'aloft dags list-runs ${dagId}'`);
-  return { run, dag: JSON.parse(dagRow.serialized) as SerializedDag };
+  const version =
+    run.dag_version_id === null
+      ? undefined
+      : await db.selectFrom("dag_version").select("serialized").where("id", "=", run.dag_version_id).executeTakeFirst();
+  return { run, dag: JSON.parse((version ?? dagRow).serialized) as SerializedDag };
 }
 
 /** Throws naming the task ids the run has no instance of. */

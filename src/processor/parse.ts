@@ -7,6 +7,7 @@ import { fork } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { UsageError } from "../errors.js";
+import { prepareModuleFolder } from "../bundle/module-cache.js";
 import { distModule } from "../paths.js";
 import type { FromParser, ParseJob, ParsedFile } from "./protocol.js";
 
@@ -31,13 +32,16 @@ export function listDagFiles(folder: string): string[] {
 }
 
 export interface ParseOptions {
-  /** Where compiled modules are written. */
+  /** Where compiled modules are written (made a module folder that resolves "aloft"). */
   outDir: string;
+  /** The bundle folder the files are in: filelocs are relative to it. */
+  root: string;
   /** Longest one file may take to compile and import. */
   timeoutMs: number;
 }
 
 export async function parseDagFiles(files: string[], options: ParseOptions): Promise<ParsedFile[]> {
+  prepareModuleFolder(options.outDir);
   const results: ParsedFile[] = [];
   let remaining = [...files];
   while (remaining.length > 0) {
@@ -90,7 +94,7 @@ function parseInChild(files: string[], options: ParseOptions): Promise<ParsedFil
       }
       resolve(results);
     });
-    const job: ParseJob = { files, outDir: options.outDir };
+    const job: ParseJob = { files, outDir: options.outDir, root: options.root };
     child.send(job);
   });
 }

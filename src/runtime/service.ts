@@ -26,7 +26,7 @@ export interface StoreRuntimeOptions {
 }
 
 export class StoreRuntimeService implements RuntimeService {
-  /** Serialized DAGs, parsed once per version (a mapped task's instances each ask for theirs). */
+  /** DAG versions, parsed once each (a mapped task's instances each ask for theirs). */
   private readonly dags: DagCache;
 
   constructor(
@@ -69,8 +69,11 @@ export class StoreRuntimeService implements RuntimeService {
     }
   }
 
+  /** The DAG version the try runs, which is its run's (a version never changes, so it is cached for good). */
   private async dag(request: TryRequest): Promise<SerializedDag> {
-    // Each call checks the stored version, so a DAG parsed again is seen at once.
+    const version = (await this.dags.versions([request.dagVersionId])).get(request.dagVersionId);
+    if (version) return version.dag;
+    // The version was pruned while the try ran: the DAG's current version is the best left.
     this.dags.markStale();
     const cached = (await this.dags.load([request.dagId])).get(request.dagId);
     if (!cached) throw new Error(`${taskLabel(request.dagId, request.taskId)}: the DAG is no longer stored`);

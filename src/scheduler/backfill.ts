@@ -12,7 +12,7 @@ import { timetableOf } from "../timetable/schedule.js";
 import { MAX_BACKFILL_RUNS, runsBetween } from "../timetable/timetable.js";
 import { chunks } from "../util/chunks.js";
 import { fenced, type LeaseHandle } from "./lease.js";
-import { queuedRunRow, requireSerializedDag, runIdFor } from "./runs.js";
+import { queuedRunRow, requireCurrentDag, runIdFor } from "./runs.js";
 import { validateRunConf } from "./run-params.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -59,7 +59,7 @@ export async function createBackfill(store: Store, request: BackfillRequest): Pr
   if (from > to) {
     throw new UsageError(`--from (${new Date(from).toISOString()}) is after --to (${new Date(to).toISOString()}): swap them`);
   }
-  const dag = await requireSerializedDag(store.db, dagId);
+  const { dag, versionId } = await requireCurrentDag(store.db, dagId);
   // Every run of the backfill gets this conf: check it against the DAG's params once, up front.
   validateRunConf(dag, request.conf ?? {});
   const tt = timetableOf(dag);
@@ -132,6 +132,7 @@ export async function createBackfill(store: Store, request: BackfillRequest): Pr
                 run_after: now,
                 conf: row.conf,
                 backfill_id: row.id,
+                dag_version_id: versionId,
               },
               now,
             ),
@@ -140,7 +141,7 @@ export async function createBackfill(store: Store, request: BackfillRequest): Pr
         .execute();
     }
     const again = dates.filter((d) => d.action === "reprocess").map((d) => existing.get(d.logical_date)!.id);
-    for (const part of chunks(again)) await resetRuns(trx, part, row.id, now);
+    for (const part of chunks(again)) await resetRuns(trx, part, row.id, versionId, now);
     return row;
   });
   return { backfill, dates };
@@ -156,9 +157,10 @@ function actionFor(state: DagRunRow["state"] | null, reprocess: BackfillReproces
 
 /**
  * Queues finished runs again under a backfill. Their task instances (and results) are removed, so the
- * scheduler creates fresh ones when it starts the run; the old tries' rows stay as history.
+ * scheduler creates fresh ones, of the DAG's current version, when it starts the run; the old tries'
+ * rows stay as history.
  */
-async function resetRuns(trx: Db, runIds: number[], backfillId: number, now: number): Promise<void> {
+async function resetRuns(trx: Db, runIds: number[], backfillId: number, versionId: number | null, now: number): Promise<void> {
   const tis = (await trx.selectFrom("task_instance").select("id").where("dag_run_id", "in", runIds).execute()).map((t) => t.id);
   for (const part of chunks(tis)) {
     await trx.deleteFrom("xcom").where("ti_id", "in", part).execute();
@@ -166,7 +168,7 @@ async function resetRuns(trx: Db, runIds: number[], backfillId: number, now: num
   }
   await trx
     .updateTable("dag_run")
-    .set({ state: "queued", backfill_id: backfillId, queued_at: now, start_date: null, end_date: null })
+    .set({ state: "queued", backfill_id: backfillId, queued_at: now, start_date: null, end_date: null, dag_version_id: versionId })
     .where("id", "in", runIds)
     .execute();
 }

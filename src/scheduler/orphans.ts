@@ -120,6 +120,7 @@ async function settleLostTries(
   const running = await store.db
     .selectFrom("task_instance")
     .innerJoin("task_try as t", (j) => j.onRef("t.ti_id", "=", "task_instance.id").onRef("t.try_number", "=", "task_instance.try_number"))
+    .innerJoin("dag_run as r", "r.id", "task_instance.dag_run_id")
     .select([
       "task_instance.id",
       "task_instance.dag_run_id",
@@ -129,13 +130,15 @@ async function settleLostTries(
       "task_instance.map_index",
       "task_instance.try_number",
       "task_instance.max_tries",
+      "r.dag_version_id",
     ])
     .where("task_instance.state", "=", "running")
     .where(held)
     .execute();
-  const dags = await cache.load(running.map((r) => r.dag_id));
+  // Retries follow the settings of the run's version.
+  const dagOf = await cache.forRuns(running.map((r) => ({ dagId: r.dag_id, versionId: r.dag_version_id })));
   const finished = running.map((ti) => {
-    const task = dags.get(ti.dag_id)?.tasks.get(ti.task_id);
+    const task = dagOf({ dagId: ti.dag_id, versionId: ti.dag_version_id })?.tasks.get(ti.task_id);
     const request = {
       tiId: ti.id,
       dagRunId: ti.dag_run_id,

@@ -11,6 +11,8 @@ import type { TiStateRow } from "./task-evaluation.js";
 
 interface RunEntry {
   dagId: string;
+  /** The DAG version the run started with (null: none recorded). */
+  versionId: number | null;
   tis: TiStateRow[];
 }
 
@@ -20,7 +22,7 @@ export class RunStates {
 
   /** Reads the given running runs (all running runs when `runIds` is omitted) from the DB. */
   async load(store: Store, runIds?: number[]): Promise<number[]> {
-    let query = store.db.selectFrom("dag_run").select(["id", "dag_id"]).where("state", "=", "running");
+    let query = store.db.selectFrom("dag_run").select(["id", "dag_id", "dag_version_id"]).where("state", "=", "running");
     if (runIds) {
       if (runIds.length === 0) return [];
       query = query.where("id", "in", runIds);
@@ -34,7 +36,7 @@ export class RunStates {
         .where("dag_run_id", "in", part.map((r) => r.id))
         .execute();
       for (const run of part) this.drop(run.id);
-      for (const run of part) this.runs.set(run.id, { dagId: run.dag_id, tis: [] });
+      for (const run of part) this.runs.set(run.id, { dagId: run.dag_id, versionId: run.dag_version_id, tis: [] });
       for (const ti of tis) {
         const row: TiStateRow = { id: ti.id, task_id: ti.task_id, map_index: ti.map_index, state: ti.state, next_try_at: ti.next_try_at };
         this.runs.get(ti.dag_run_id)!.tis.push(row);

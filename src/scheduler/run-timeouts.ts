@@ -11,11 +11,12 @@ import { requestDagCallback } from "./structure.js";
 
 /** Fails the running runs that exceeded their DAG's run timeout; returns their ids. */
 export async function failTimedOutRuns(store: Store, lease: LeaseHandle, cache: DagCache, now: number): Promise<number[]> {
-  const running = await store.db.selectFrom("dag_run").select(["id", "dag_id", "start_date"]).where("state", "=", "running").execute();
+  const running = await store.db.selectFrom("dag_run").select(["id", "dag_id", "start_date", "dag_version_id"]).where("state", "=", "running").execute();
   if (running.length === 0) return [];
-  const dags = await cache.load(running.map((r) => r.dag_id));
+  const dagOf = await cache.forRuns(running.map((r) => ({ dagId: r.dag_id, versionId: r.dag_version_id })));
+  const dagOfRun = (run: (typeof running)[number]) => dagOf({ dagId: run.dag_id, versionId: run.dag_version_id })?.dag;
   const expired = running.filter((run) => {
-    const timeout = dags.get(run.dag_id)?.dag.dagrunTimeoutMs ?? null;
+    const timeout = dagOfRun(run)?.dagrunTimeoutMs ?? null;
     return timeout !== null && run.start_date !== null && now - run.start_date > timeout;
   });
   if (expired.length === 0) return [];
@@ -35,7 +36,7 @@ export async function failTimedOutRuns(store: Store, lease: LeaseHandle, cache: 
         .where("dag_run_id", "=", run.id)
         .where((eb) => eb.or([eb("state", "is", null), eb("state", "not in", [...TERMINAL_TASK_STATES])]))
         .execute();
-      const dag = dags.get(run.dag_id)?.dag;
+      const dag = dagOfRun(run);
       if (dag) await requestDagCallback(trx, dag, run.id, "failed", now, "timed_out");
       failed.push(run.id);
     }

@@ -21,11 +21,16 @@ export async function requireDag(db: Db, dagId: string): Promise<void> {
   if (!dag) throw unknownDag(dagId);
 }
 
-/** The DAG as last parsed; throws the CLI's "unknown DAG" error unless it exists. */
+/** The DAG as last deployed; throws the CLI's "unknown DAG" error unless it exists. */
 export async function requireSerializedDag(db: Db, dagId: string): Promise<SerializedDag> {
-  const row = await db.selectFrom("dag").select("serialized").where("dag_id", "=", dagId).executeTakeFirst();
+  return (await requireCurrentDag(db, dagId)).dag;
+}
+
+/** The DAG's current version (what a new run records) and its serialized form; throws unless the DAG exists. */
+export async function requireCurrentDag(db: Db, dagId: string): Promise<{ dag: SerializedDag; versionId: number | null }> {
+  const row = await db.selectFrom("dag").select(["serialized", "dag_version_id"]).where("dag_id", "=", dagId).executeTakeFirst();
   if (!row) throw unknownDag(dagId);
-  return JSON.parse(row.serialized) as SerializedDag;
+  return { dag: JSON.parse(row.serialized) as SerializedDag, versionId: row.dag_version_id };
 }
 
 const unknownDag = (dagId: string) => new NotFoundError(`DAG '${dagId}' does not exist: see 'aloft dags list' for the DAG ids`);
@@ -59,6 +64,8 @@ export interface NewRun {
   /** JSON object. Default "{}". */
   conf?: string;
   backfill_id?: number;
+  /** The DAG's current version: the run keeps it to the end (null when the DAG has none yet). */
+  dag_version_id: number | null;
 }
 
 /** The row of a new run: queued now, not started; the scheduler starts it. */
@@ -82,7 +89,7 @@ export interface TriggerOptions {
  * lease: the CLI and the API may call it while a scheduler runs.
  */
 export async function triggerDagRun(store: Store, dagId: string, options: TriggerOptions = {}): Promise<DagRunRow> {
-  const dag = await requireSerializedDag(store.db, dagId);
+  const { dag, versionId } = await requireCurrentDag(store.db, dagId);
   validateRunConf(dag, options.conf ?? {});
   const now = Date.now();
   const logicalDate = options.logicalDate ?? now;
@@ -103,6 +110,7 @@ export async function triggerDagRun(store: Store, dagId: string, options: Trigge
           data_interval_end: interval.end.getTime(),
           run_after: now,
           conf: JSON.stringify(options.conf ?? {}),
+          dag_version_id: versionId,
         },
         now,
       ),
@@ -149,6 +157,7 @@ export async function createScheduledRuns(store: Store, lease: LeaseHandle, cach
                 data_interval_start: interval.start,
                 data_interval_end: interval.end,
                 run_after: row.next_dagrun_create_after ?? logicalDate,
+                dag_version_id: cached.versionId,
               },
               now,
             ),
@@ -196,7 +205,7 @@ export async function planNextRun(db: Db, dag: SerializedDag, now: number): Prom
 export async function startQueuedRuns(store: Store, lease: LeaseHandle, cache: DagCache, now: number): Promise<number[]> {
   const queuedRows = await store.db
     .selectFrom("dag_run")
-    .select(["id", "dag_id", "run_id", "backfill_id"])
+    .select(["id", "dag_id", "run_id", "backfill_id", "dag_version_id"])
     .where("state", "=", "queued")
     .orderBy("logical_date")
     .orderBy("id")
@@ -207,24 +216,28 @@ export async function startQueuedRuns(store: Store, lease: LeaseHandle, cache: D
   const backwards = queuedRows.filter((r) => r.backfill_id !== null && backfills.get(Number(r.backfill_id))?.runBackwards).reverse();
   const backwardIds = new Set(backwards.map((r) => r.id));
   const queued = [...queuedRows.filter((r) => !backwardIds.has(r.id)), ...backwards];
+  // Limits are the DAG's as deployed now; the task instances are those of the run's version.
   const dags = await cache.load(queued.map((r) => r.dag_id));
+  const versionOf = await cache.forRuns(queued.map((r) => ({ dagId: r.dag_id, versionId: r.dag_version_id })));
   const running = new Map<string, number>();
   const started: number[] = [];
   for (const run of queued) {
-    const cached = dags.get(run.dag_id);
-    if (!cached || cached.isPaused) continue;
+    const current = dags.get(run.dag_id);
+    const cached = versionOf({ dagId: run.dag_id, versionId: run.dag_version_id });
+    if (!current || !cached || current.isPaused) continue;
     const backfill = run.backfill_id === null ? undefined : backfills.get(Number(run.backfill_id));
     if (backfill?.paused) continue;
     const limitKey = backfill ? `backfill:${run.backfill_id}` : run.dag_id;
     if (!running.has(limitKey)) {
       running.set(limitKey, backfill ? await runningBackfillRuns(store.db, Number(run.backfill_id)) : await countRuns(store.db, run.dag_id, ["running"]));
     }
-    if (running.get(limitKey)! >= (backfill ? backfill.maxActiveRuns : cached.dag.maxActiveRuns)) continue;
+    if (running.get(limitKey)! >= (backfill ? backfill.maxActiveRuns : current.dag.maxActiveRuns)) continue;
     const weights = priorityWeights(cached.dag);
     await fenced(store, lease, async (trx) => {
       const moved = await trx
         .updateTable("dag_run")
-        .set({ state: "running", start_date: now })
+        // A run with no version recorded (or a pruned one) takes the version it starts on.
+        .set({ state: "running", start_date: now, dag_version_id: cached.versionId })
         .where("id", "=", run.id)
         .where("state", "=", "queued")
         .executeTakeFirst();

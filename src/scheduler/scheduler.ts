@@ -64,7 +64,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   constructor(private readonly options: SchedulerOptions) {
     super();
-    this.cache = new DagCache(options.store);
+    this.cache = new DagCache(options.store, options.logger);
     options.executor.onTriesFinished((finished) => {
       for (const ti of finished) {
         const run = this.runStates.set(ti.tiId, ti.state);
@@ -200,7 +200,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     }
 
     if (queued.length > 0) {
-      const requests = tryRequests(queued, await this.cache.load(queued.map((q) => q.dag_id)));
+      const versions = queued.map((q) => ({ dagId: q.dag_id, versionId: q.dag_version_id }));
+      const requests = tryRequests(queued, await this.cache.forRuns(versions));
       for (const r of requests) this.runStates.set(r.tiId, "queued");
       executor.submit(requests);
     }
@@ -230,10 +231,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       return entry ? [{ id, ...entry }] : [];
     });
     if (runs.length === 0) return [];
-    const dags = await this.cache.load(runs.map((r) => r.dagId));
+    // Each run is evaluated on the DAG version it started with.
+    const dagOf = await this.cache.forRuns(runs);
     const evaluations: Array<{ runId: number; evaluation: RunEvaluation; dag?: SerializedDag }> = [];
     for (const run of runs) {
-      const cached = dags.get(run.dagId);
+      const cached = dagOf(run);
       if (!cached || cached.isPaused) continue;
       // The previous run only matters to instances still waiting to be scheduled.
       const usesPast = run.tis.some((ti) => {

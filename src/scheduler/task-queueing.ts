@@ -8,7 +8,7 @@ import type { Kysely, Transaction } from "kysely";
 import type { TryRequest } from "../executor/protocol.js";
 import type { Logger } from "../logging.js";
 import type { Database } from "../store/schema.js";
-import type { CachedDag } from "./dag-cache.js";
+import type { CachedDag, RunVersion } from "./dag-cache.js";
 import { structureRequestFields } from "./structure.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -27,6 +27,8 @@ export interface QueuedTi {
   data_interval_start: number;
   data_interval_end: number;
   conf: string;
+  /** The DAG version the run started with. */
+  dag_version_id: number | null;
 }
 
 const warnedPools = new Set<string>();
@@ -65,6 +67,7 @@ export async function queueScheduledTasks(
       "r.data_interval_start",
       "r.data_interval_end",
       "r.conf",
+      "r.dag_version_id",
     ])
     .where("ti.state", "=", "scheduled")
     .orderBy("ti.priority_weight", "desc")
@@ -113,11 +116,14 @@ export async function queueScheduledTasks(
   return queued.map(({ pool: _pool, pool_slots: _slots, ...c }) => ({ ...c, try_number: c.try_number + 1 }));
 }
 
-/** What a runner needs for each queued try; task instances whose DAG or task is gone are left out. */
-export function tryRequests(queued: QueuedTi[], dags: Map<string, CachedDag>): TryRequest[] {
+/**
+ * What a runner needs for each queued try, from the DAG version of its run; task instances whose DAG
+ * or task is gone are left out.
+ */
+export function tryRequests(queued: QueuedTi[], dagOf: (run: RunVersion) => CachedDag | undefined): TryRequest[] {
   const requests: TryRequest[] = [];
   for (const ti of queued) {
-    const cached = dags.get(ti.dag_id);
+    const cached = dagOf({ dagId: ti.dag_id, versionId: ti.dag_version_id });
     const task = cached?.tasks.get(ti.task_id);
     if (!cached || !task) continue;
     requests.push({
@@ -136,7 +142,8 @@ export function tryRequests(queued: QueuedTi[], dags: Map<string, CachedDag>): T
       kind: task.kind,
       command: task.command,
       xcomPush: task.xcomPush,
-      modulePath: cached.modulePath,
+      dagVersionId: cached.versionId,
+      moduleHash: cached.moduleHash,
       env: task.env,
       ...(task.path ? { path: task.path } : {}),
       ...(task.preamble ? { preamble: task.preamble } : {}),

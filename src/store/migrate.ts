@@ -7,6 +7,7 @@ import * as timetablesBackfillAssets from "./migrations/0002_timetables_backfill
 import * as runtimeData from "./migrations/0003_runtime_data.js";
 import * as operations from "./migrations/0004_operations.js";
 import * as structure from "./migrations/0005_structure.js";
+import * as bundles from "./migrations/0006_bundles.js";
 import * as workers from "./migrations/0007_workers.js";
 import * as taskLogs from "./migrations/0008_task_logs.js";
 
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   "0003_runtime_data": runtimeData,
   "0004_operations": operations,
   "0005_structure": structure,
+  "0006_bundles": bundles,
   "0007_workers": workers,
   "0008_task_logs": taskLogs,
 };

@@ -22,8 +22,8 @@ export interface DagTable {
   /** JSON SerializedDag. */
   serialized: string;
   dag_hash: string;
-  /** The compiled module runners import to find function tasks. */
-  module_path: string;
+  /** The DAG's current version (dag_version.id); null until a deploy stored one. */
+  dag_version_id: ColumnType<number | null, number | null | undefined, number | null>;
   last_parsed_at: Ms;
   next_dagrun_logical_date: Ms | null;
   next_dagrun_create_after: Ms | null;
@@ -61,6 +61,8 @@ export interface DagRunTable {
   backfill_id: ColumnType<number | null, number | null | undefined, number | null>;
   /** A note set by hand (`aloft dags note`). */
   note: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The DAG version the run started with (dag_version.id); it runs on that version to the end. */
+  dag_version_id: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export type TaskState =
@@ -336,6 +338,44 @@ export interface WorkerTable {
   reason: string | null;
 }
 
+/** One deploy that changed something: the DAG files that imported, as a content hash over their modules. */
+export interface DagBundleTable {
+  id: Generated<number>;
+  /** sha256 over the sorted (relative path, module hash) pairs of the files that imported. */
+  hash: string;
+  message: string | null;
+  created_at: Ms;
+  file_count: number;
+  /** Total size of the bundle's modules. */
+  bytes: number;
+}
+
+/** A compiled DAG module (one DAG file and what it imports), stored once whatever the bundles sharing it. */
+export interface BundleModuleTable {
+  /** sha256 of the code. */
+  hash: string;
+  code: string;
+  bytes: number;
+  created_at: Ms;
+}
+
+/** A version of one DAG: its serialized form and the module that defines it. Never changed once written. */
+export interface DagVersionTable {
+  id: Generated<number>;
+  dag_id: string;
+  /** 1, 2, ... per DAG. */
+  version_number: number;
+  /** The bundle whose deploy created this version. */
+  bundle_id: number;
+  module_hash: string;
+  /** The DAG file, relative to the bundle root. */
+  fileloc: string;
+  dag_hash: string;
+  /** JSON SerializedDag. */
+  serialized: string;
+  created_at: Ms;
+}
+
 export interface Database {
   dag: DagTable;
   import_error: ImportErrorTable;
@@ -359,6 +399,9 @@ export interface Database {
   variable: VariableTable;
   connection: ConnectionTable;
   worker: WorkerTable;
+  dag_bundle: DagBundleTable;
+  bundle_module: BundleModuleTable;
+  dag_version: DagVersionTable;
 }
 
 export type DagRunRow = Selectable<DagRunTable>;

@@ -7,6 +7,7 @@
 import os from "node:os";
 import { WorkerBusy, type Broker } from "../broker/broker.js";
 import type { AloftConfig } from "../config.js";
+import { ModuleCache } from "../bundle/module-cache.js";
 import { LocalExecutor } from "../executor/local.js";
 import type { TryRequest } from "../executor/protocol.js";
 import type { Logger } from "../logging.js";
@@ -54,6 +55,8 @@ export class Worker {
       taskLogMaxBytes: config.taskLogMaxBytes,
       // The tools of this node: its own [task_environment], for the queues it serves.
       taskEnvironment: config.taskEnvironment,
+      // DAG modules come from the DB (and are cached under this node's home): no shared filesystem.
+      modules: new ModuleCache(store, config.home),
     });
     this.heartbeat = new WorkerHeartbeat({
       store,

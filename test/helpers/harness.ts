@@ -19,7 +19,7 @@ import { loadConfig, type AloftConfig } from "../../src/config.js";
 import { startEngine, type Engine } from "../../src/engine.js";
 import { readTryLog } from "../../src/executor/try-logs.js";
 import { createLogger, silentLogger } from "../../src/logging.js";
-import { processDagFolder } from "../../src/processor/processor.js";
+import { deployBundle } from "../../src/bundle/deploy.js";
 import { triggerDagRun, type TriggerOptions } from "../../src/scheduler/runs.js";
 import { openStore, type Store } from "../../src/store/db.js";
 import { migrate } from "../../src/store/migrate.js";
@@ -64,26 +64,26 @@ export class Harness {
     this.storeHandle = await openStore(this.database.url, { poolSize: 4 });
     await migrate(this.storeHandle);
     const logger = process.env.ALOFT_TEST_VERBOSE ? createLogger("debug", "harness") : silentLogger;
-    this.engine = await startEngine({ store: this.storeHandle, config: this.config, logger });
+    // The folder is deployed by reparse(), when a test says so, not by a watcher.
+    this.engine = await startEngine({ store: this.storeHandle, config: this.config, logger, dags: "once" });
   }
 
-  /** Parses the DAG folder now and wakes the scheduler; returns the processor's report. */
-  async reparse() {
-    const report = await processDagFolder({
-      store: this.store,
-      dagsFolder: this.dagsFolder,
+  /** Deploys the DAG folder now (a new bundle version when it changed) and wakes the scheduler; returns the deploy's report. */
+  async reparse(message?: string) {
+    const report = await deployBundle(this.store, this.dagsFolder, {
       home: this.home,
       parseTimeoutMs: this.config.parseTimeoutMs,
       pausedAtCreation: this.config.pausedAtCreation,
-      logger: silentLogger,
+      ...(message !== undefined ? { message } : {}),
     });
     this.engine?.scheduler.wake();
     return report;
   }
 
+  /** The deploy of the DAG folder the engine made at start. */
   get firstParse() {
     if (!this.engine) throw new Error("the harness is not started: call start() first");
-    return this.engine.firstParse;
+    return this.engine.firstDeploy!;
   }
 
   async trigger(dagId: string, options: TriggerOptions = {}): Promise<string> {

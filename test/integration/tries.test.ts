@@ -18,7 +18,7 @@ async function queuedTi(store: Store, taskId: string): Promise<TryRequest> {
   const row = await store.db.selectFrom("task_instance").select("id").where("task_id", "=", taskId).executeTakeFirstOrThrow();
   return {
     tiId: row.id, dagRunId: 1, dagId: "d", taskId, runId: "r", mapIndex: -1, tryNumber: 1, maxTries: 0, retryDelayMs: 0,
-    kind: "function", modulePath: "/m.mjs", env: {}, executionTimeoutMs: null, logicalDate: now, dataIntervalStart: now,
+    kind: "function", dagVersionId: 1, moduleHash: "0".repeat(64), env: {}, executionTimeoutMs: null, logicalDate: now, dataIntervalStart: now,
     dataIntervalEnd: now, params: {}, conf: {},
   };
 }

@@ -14,7 +14,7 @@ function bashTry(command: string): TryRequest {
   n++;
   return {
     tiId: n, dagRunId: 1, dagId: "stop", taskId: `t${n}`, runId: "r", mapIndex: -1, tryNumber: 1, maxTries: 0, retryDelayMs: 0,
-    kind: "bash", command, modulePath: "/none.mjs", env: {}, executionTimeoutMs: null,
+    kind: "bash", command, dagVersionId: 1, moduleHash: "0".repeat(64), env: {}, executionTimeoutMs: null,
     logicalDate: 0, dataIntervalStart: 0, dataIntervalEnd: 0, params: {}, conf: {},
   };
 }

@@ -27,7 +27,7 @@ function request(taskId: string, kind: "function" | "bash" = "function", command
   n++;
   return {
     tiId: n, dagRunId: 1, dagId: "pool", taskId, runId: "r", mapIndex: -1, tryNumber: 1, maxTries: 0, retryDelayMs: 0,
-    kind, command, modulePath, env: {}, executionTimeoutMs: null,
+    kind, command, dagVersionId: 1, moduleHash: "0".repeat(64), modulePath, env: {}, executionTimeoutMs: null,
     logicalDate: 0, dataIntervalStart: 0, dataIntervalEnd: 0, params: {}, conf: {},
   };
 }

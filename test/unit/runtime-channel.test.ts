@@ -34,7 +34,7 @@ function request(taskId: string): TryRequest {
   n++;
   return {
     tiId: 100 + n, dagRunId: 1, dagId: "channel", taskId, runId: "r", mapIndex: -1, tryNumber: 1, maxTries: 0, retryDelayMs: 0,
-    kind: "function", modulePath, env: {}, executionTimeoutMs: null,
+    kind: "function", dagVersionId: 1, moduleHash: "0".repeat(64), modulePath, env: {}, executionTimeoutMs: null,
     logicalDate: 0, dataIntervalStart: 0, dataIntervalEnd: 0, params: {}, conf: {},
   };
 }

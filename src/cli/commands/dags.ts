@@ -4,6 +4,7 @@ import { runDagsTest } from "../dags-test.js";
 import { UsageError } from "../../errors.js";
 import { loadDagFromFile, planNextRuns } from "../next-runs.js";
 import { registerRunOperations } from "./operations.js";
+import { registerDagVersionCommands } from "./deploy.js";
 import { logEvent } from "../../operations/context.js";
 import { CLI_ACTOR, iso, parseConf, parseIsoFlag, printRows, resolveConfig, withStore, type GlobalFlags, withGlobalFlags } from "../context.js";
 
@@ -116,6 +117,7 @@ export function registerDagsCommands(program: Command): void {
   );
 
   registerRunOperations(dags);
+  registerDagVersionCommands(dags);
 
   dags
     .command("next-runs")

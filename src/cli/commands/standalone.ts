@@ -18,44 +18,55 @@ export function registerStandaloneCommand(program: Command): void {
   withGlobalFlags(
     program
       .command("standalone")
-      .description("run everything in one process: migrations, DAG parsing, scheduler, local executor, HTTP server")
-      .option("--dags <dir>", "DAGs folder (env ALOFT_DAGS_FOLDER, default: the example DAGs)")
+      .description("run everything in one process: migrations, deploying the DAG folder (again on every change), scheduler, local executor, HTTP server")
+      .option("--dags <dir>", "DAGs folder, deployed at start and whenever its files change (env ALOFT_DAGS_FOLDER, default: the example DAGs)")
       .option("--port <n>", "HTTP port (env ALOFT_PORT, default 8080)")
       .option("--executor <local|url>", "local, or a broker URL for remote workers (env ALOFT_EXECUTOR, default local)"),
   ).action((flags: EngineFlags) => runEngine(flags, "standalone"));
   withGlobalFlags(
     program
       .command("scheduler")
-      .description("run the scheduler (with its executor) for a multi-machine setup: no HTTP server")
-      .option("--dags <dir>", "DAGs folder (env ALOFT_DAGS_FOLDER)")
-      .option("--port <n>", "health port (env ALOFT_PORT, default 8080)")
+      .description("run the scheduler (with its executor) of a multi-machine setup; DAGs come from `aloft deploy`")
+      .option("--dags <dir>", "also deploy this folder at start and whenever its files change (a single-node setup)")
+      .option("--port <n>", "HTTP port for health checks (env ALOFT_PORT, default 8080)")
       .option("--executor <local|url>", "local, or a broker URL for remote workers (env ALOFT_EXECUTOR, default local)"),
   ).action((flags: EngineFlags) => runEngine(flags, "scheduler"));
 }
 
-/** Migrates, starts the engine (and in standalone the HTTP server), and runs until a signal. */
+/**
+ * Migrates, starts the engine and the HTTP server, and runs until a signal. Standalone deploys and
+ * watches the DAG folder; a scheduler only when given --dags.
+ */
 async function runEngine(flags: EngineFlags, role: "standalone" | "scheduler"): Promise<void> {
   const { config } = resolveConfig(flags, { dagsFolder: flags.dags, port: flags.port, executor: flags.executor });
   const logger = createLogger(config.logLevel, role);
-  listDagFiles(config.dagsFolder); // a missing folder is a usage error before anything is stored
+  const dags = role === "standalone" || flags.dags !== undefined ? "watch" : "none";
+  if (dags === "watch") listDagFiles(config.dagsFolder); // a missing folder is a usage error before anything is stored
   const store = await openStore(config.databaseUrl);
   const migrated = await migrate(store);
   if (migrated.applied.length > 0) logger.info({ applied: migrated.applied }, "applied migrations");
 
-  const engine = await startEngine({ store, config, logger });
+  const engine = await startEngine({ store, config, logger, dags });
   const http = createHttpServer(store);
   await http.listen({ port: config.port, host: "127.0.0.1" });
-  const dagCount = engine.firstParse.added.length + engine.firstParse.changed.length + engine.firstParse.unchanged.length;
+  const first = engine.firstDeploy;
   logger.info(
     {
       database: maskDatabaseUrl(config.databaseUrl),
-      dags_folder: config.dagsFolder,
-      dags: dagCount,
-      import_errors: engine.firstParse.importErrors.length,
+      executor: maskDatabaseUrl(config.executor),
+      ...(first
+        ? {
+            dags_folder: config.dagsFolder,
+            dags: first.added.length + first.changed.length + first.unchanged.length,
+            bundle: first.bundle?.id,
+            import_errors: first.importErrors.length,
+          }
+        : {}),
       url: `http://127.0.0.1:${config.port}`,
     },
     `Aloft ${role} is running; stop it with Ctrl-C`,
   );
+
 
   await new Promise<void>((resolve) => {
     let stopping = false;
