@@ -22,6 +22,7 @@ if (brokers.length === 0 || dialects.length === 0) {
 }
 
 /** Fast heartbeats so that a dead worker is noticed within seconds. */
+const SECRET = "the same secret on every node";
 const TIMINGS = {
   ALOFT_WORKER_HEARTBEAT_MS: "300",
   ALOFT_WORKER_TIMEOUT_MS: "3000",
@@ -29,7 +30,17 @@ const TIMINGS = {
   ALOFT_WARM_RUNNERS: "1",
 };
 
-function dags(q: Record<"a" | "b" | "long" | "chain" | "dup" | "grace", string>, effects: string): Record<string, string> {
+/** A DAG whose second task says which version of the file it came from. */
+function versionedDag(queue: string, effects: string, version: string): string {
+  return `
+import { bash, dag } from "aloft";
+dag("versioned", { schedule: null }, () => {
+  bash("first", "sleep 3", { queue: "${queue}" }).then(bash("second", "echo ${version} >> ${effects}", { queue: "${queue}" }));
+});
+`;
+}
+
+function dags(q: Record<"a" | "b" | "long" | "chain" | "dup" | "grace" | "ver", string>, effects: string): Record<string, string> {
   const mark = (what: string) => `echo ${what} >> ${effects}`;
   return {
     "brokered.ts": `
@@ -56,6 +67,7 @@ dag("graceful", { schedule: null }, () => {
   bash("lengthy", "sleep 8; ${mark("lengthy")}", { queue: "${q.grace}" });
 });
 `,
+    "versioned.ts": versionedDag(q.ver, effects, "v1"),
   };
 }
 
@@ -71,15 +83,18 @@ for (const broker of brokers) {
     describe(`workers over ${broker.name} on ${factory.dialect}`, { timeout: 300_000 }, () => {
       const id = crypto.randomBytes(3).toString("hex");
       // Queues of their own, so that nothing left in a shared broker by another suite reaches these workers.
-      const q = { a: `a-${id}`, b: `b-${id}`, long: `long-${id}`, chain: `chain-${id}`, dup: `dup-${id}`, grace: `grace-${id}` };
+      const q = { a: `a-${id}`, b: `b-${id}`, long: `long-${id}`, chain: `chain-${id}`, dup: `dup-${id}`, grace: `grace-${id}`, ver: `ver-${id}` };
       const effects = path.join(tempDir("effects"), "marks.txt");
       let db: TestDatabase;
       let aloft: Standalone;
+      let dagsFolder: string;
       let store: Store;
       const workers: WorkerProcess[] = [];
 
       const worker = async (name: string, queues: string[], env: NodeJS.ProcessEnv = {}) => {
-        const w = new WorkerProcess(`${name}-${id}`, queues, { ...aloft.env, ...TIMINGS, ...env });
+        // A home of its own and no DAG folder: the worker reaches DAG code only through the DB.
+        const workerEnv = { ALOFT_DATABASE_URL: db.url, ALOFT_EXECUTOR: broker.url, ALOFT_HOME: tempDir("worker-home"), ALOFT_SECRET_KEY: SECRET };
+        const w = new WorkerProcess(`${name}-${id}`, queues, { ...workerEnv, ...TIMINGS, ...env });
         workers.push(w);
         await w.start();
         return w;
@@ -109,7 +124,8 @@ for (const broker of brokers) {
 
       before(async () => {
         db = await factory.create();
-        aloft = new Standalone(db.url, writeDags(dags(q, effects)), { ...TIMINGS, ALOFT_EXECUTOR: broker.url });
+        dagsFolder = writeDags(dags(q, effects));
+        aloft = new Standalone(db.url, dagsFolder, { ...TIMINGS, ALOFT_EXECUTOR: broker.url, ALOFT_SECRET_KEY: SECRET });
         await aloft.start();
         store = await openStore(db.url, { poolSize: 1 });
       });
@@ -218,6 +234,20 @@ for (const broker of brokers) {
         assert.match(log.stdout, /handed back: worker .* is shutting down/);
         const listed = await aloft.cliJson<{ workers: Array<{ name: string; state: string }> }>(["workers", "list"]);
         assert.equal(listed.workers.find((w) => w.name === w1.name)?.state, "stopped");
+      });
+
+      test("a bundle deployed during a run: the run finishes on its old version, the next run uses the new one", async () => {
+        await worker("v1", [q.ver]);
+        const runId = await aloft.trigger("versioned");
+        await runningOn("versioned", runId, "first");
+        fs.writeFileSync(path.join(dagsFolder, "versioned.ts"), versionedDag(q.ver, effects, "v2"));
+        const deployed = await aloft.cli(["deploy", dagsFolder, "--message", "second version", "--json"]);
+        assert.equal(deployed.code, 0, deployed.stderr);
+        assert.equal((await aloft.waitForRun("versioned", runId, 60_000)).state, "success");
+        assert.deepEqual(marks().filter((m) => m.startsWith("v")), ["v1"]);
+        const next = await aloft.trigger("versioned");
+        assert.equal((await aloft.waitForRun("versioned", next, 60_000)).state, "success");
+        assert.deepEqual(marks().filter((m) => m.startsWith("v")), ["v1", "v2"]);
       });
     });
   }
