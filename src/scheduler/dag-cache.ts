@@ -5,7 +5,9 @@
  */
 import type { SerializedDag, SerializedTask } from "../dag/types.js";
 import type { Logger } from "../logging.js";
+import type { Kysely, Transaction } from "kysely";
 import type { Store } from "../store/db.js";
+import type { Database } from "../store/schema.js";
 import { chunks } from "../util/chunks.js";
 
 export interface DagVersion {
@@ -26,6 +28,9 @@ export interface RunVersion {
   dagId: string;
   versionId: number | null;
 }
+
+/** Reads go through the store, or through the transaction of the caller that holds one. */
+type Db = Kysely<Database> | Transaction<Database>;
 
 /** Versions kept parsed; the least recently loaded go first beyond this. */
 const MAX_CACHED_VERSIONS = 2_000;
@@ -48,18 +53,21 @@ export class DagCache {
   }
 
   /** The current version of each DAG id asked for, as of the last `markStale()`; DAGs with no version are left out. */
-  async load(dagIds: Iterable<string>): Promise<Map<string, CachedDag>> {
+  async load(dagIds: Iterable<string>, db: Db = this.store.db): Promise<Map<string, CachedDag>> {
     const ids = [...new Set(dagIds)];
     const toRead = ids.filter((id) => !this.fresh.has(id));
     for (const part of chunks(toRead)) {
-      const rows = await this.store.db.selectFrom("dag").select(["dag_id", "dag_version_id", "is_paused"]).where("dag_id", "in", part).execute();
+      const rows = await db.selectFrom("dag").select(["dag_id", "dag_version_id", "is_paused"]).where("dag_id", "in", part).execute();
       for (const id of part) this.current.delete(id);
       for (const row of rows) {
         if (row.dag_version_id !== null) this.current.set(row.dag_id, { versionId: Number(row.dag_version_id), isPaused: row.is_paused === 1 });
       }
       for (const id of part) this.fresh.add(id);
     }
-    const versions = await this.versions(ids.flatMap((id) => (this.current.has(id) ? [this.current.get(id)!.versionId] : [])));
+    const versions = await this.versions(
+      ids.flatMap((id) => (this.current.has(id) ? [this.current.get(id)!.versionId] : [])),
+      db,
+    );
     const out = new Map<string, CachedDag>();
     for (const id of ids) {
       const head = this.current.get(id);
@@ -70,11 +78,11 @@ export class DagCache {
   }
 
   /** Versions by id; ids no longer stored (pruned) are left out. */
-  async versions(ids: Iterable<number>): Promise<Map<number, DagVersion>> {
+  async versions(ids: Iterable<number>, db: Db = this.store.db): Promise<Map<number, DagVersion>> {
     const wanted = [...new Set(ids)];
     const missing = wanted.filter((id) => !this.versionsById.has(id));
     for (const part of chunks(missing, 200)) {
-      const rows = await this.store.db.selectFrom("dag_version").select(["id", "serialized", "module_hash"]).where("id", "in", part).execute();
+      const rows = await db.selectFrom("dag_version").select(["id", "serialized", "module_hash"]).where("id", "in", part).execute();
       for (const row of rows) {
         const dag = JSON.parse(row.serialized) as SerializedDag;
         this.versionsById.set(Number(row.id), {

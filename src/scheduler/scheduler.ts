@@ -176,7 +176,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       for (const { evaluation } of evaluations) {
         if (evaluation.toExpand) await expandMappedTasks(trx, evaluation.toExpand, now, maxMapLength);
       }
-      const queued = lookForWork ? await queueScheduledTasks(trx, freeSlots, now, logger, (ids) => this.maxActiveTasks(ids)) : [];
+      const queued = lookForWork ? await queueScheduledTasks(trx, freeSlots, now, logger, (ids, db) => this.maxActiveTasks(ids, db)) : [];
       return { finished, queued };
     });
 
@@ -207,8 +207,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     }
   }
 
-  private async maxActiveTasks(dagIds: string[]): Promise<Map<string, number>> {
-    const dags = await this.cache.load(dagIds);
+  private async maxActiveTasks(dagIds: string[], db: Db): Promise<Map<string, number>> {
+    const dags = await this.cache.load(dagIds, db);
     return new Map([...dags].map(([id, cached]) => [id, cached.dag.maxActiveTasks ?? DAG_DEFAULTS.maxActiveTasks]));
   }
 

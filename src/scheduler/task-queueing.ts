@@ -33,8 +33,11 @@ export interface QueuedTi {
 
 const warnedPools = new Set<string>();
 
-/** Each DAG's maxActiveTasks (task instances queued or running at once across its runs), by DAG id. */
-export type MaxActiveTasks = (dagIds: string[]) => Promise<Map<string, number>>;
+/**
+ * Each DAG's maxActiveTasks (task instances queued or running at once across its runs), by DAG id,
+ * read through `db`: the queueing transaction (on SQLite another connection would wait for it forever).
+ */
+export type MaxActiveTasks = (dagIds: string[], db: Db) => Promise<Map<string, number>>;
 
 /**
  * Marks the task instances to run next as queued, in `trx`; returns them with their new try number.
@@ -163,7 +166,7 @@ export function tryRequests(queued: QueuedTi[], dagOf: (run: RunVersion) => Cach
 /** How many more task instances each DAG may have queued or running (its maxActiveTasks minus those). */
 async function freeDagSlots(trx: Db, dagIds: string[], maxActiveTasks: MaxActiveTasks): Promise<Map<string, number>> {
   const ids = [...new Set(dagIds)];
-  const limits = await maxActiveTasks(ids);
+  const limits = await maxActiveTasks(ids, trx);
   const rows = await trx
     .selectFrom("task_instance")
     .select((eb) => ["dag_id", eb.fn.countAll<number>().as("active")])
