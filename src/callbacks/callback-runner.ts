@@ -5,6 +5,7 @@
  * runner is free; their output goes to the structured log. A request is claimed by a conditional
  * update, so any node could run this (remote workers later).
  */
+import { watchedChildEnv } from "../util/orphan-watchdog.js";
 import { fork, type ChildProcess } from "node:child_process";
 import os from "node:os";
 import type { ModuleCache } from "../bundle/module-cache.js";
@@ -166,6 +167,7 @@ export class CallbackRunner {
       const child = fork(distModule("callbacks/callback-child.js"), [], {
         execArgv: ["--enable-source-maps"],
         stdio: ["ignore", "inherit", "inherit", "ipc"],
+        env: watchedChildEnv(),
       });
       this.children.add(child);
       let result: { ok: boolean; error?: string } | undefined;

@@ -27,19 +27,25 @@ const BASH_SKIP_EXIT_CODE = 99;
 const modules = new Map<string, Map<string, Dag>>();
 
 function send(message: FromRunner): void {
-  process.send?.(message);
+  // A send to an executor that is gone would crash this process and leave the try's commands behind.
+  if (!process.connected) return orphaned();
+  process.send?.(message, undefined, undefined, (error) => {
+    if (error) orphaned();
+  });
 }
 
-// Even while a task blocks the event loop, the runner and its commands go when the executor goes.
-dieWithParent({ wholeGroup: true });
-process.on("disconnect", () => {
-  // The executor is gone: take the whole group (running bash commands too) with us.
+/** The executor is gone: take the whole group (running bash commands too) with us. */
+function orphaned(): void {
   try {
     process.kill(-process.pid, "SIGKILL");
   } catch {
     process.exit(1);
   }
-});
+}
+
+// Even while a task blocks the event loop, the runner and its commands go when the executor goes.
+dieWithParent({ wholeGroup: true });
+process.on("disconnect", orphaned);
 
 const runtimeClient = new RuntimeClient((call) => send(call));
 /** The running try's runtime (its secrets are masked in everything it logs) and, when mapped, its item. */
@@ -48,7 +54,8 @@ let currentItem: unknown;
 
 process.on("message", (message: ToRunner) => {
   if (message.type === "reply") runtimeClient.onReply(message);
-  else if (message.type === "run") void runTry(message.request);
+  // A run message read after the executor died (it was still in the channel) starts nothing.
+  else if (message.type === "run") void (process.connected ? runTry(message.request) : orphaned());
 });
 
 send({ type: "ready" });

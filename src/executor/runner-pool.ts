@@ -4,6 +4,7 @@
  * tries wait. A try's timeout kills its runner's whole process group; a runner that died or ran many
  * tries is replaced, so a crashing or leaking task never harms the process that owns the pool.
  */
+import { watchedChildEnv } from "../util/orphan-watchdog.js";
 import { fork, type ChildProcess } from "node:child_process";
 import type { Logger } from "../logging.js";
 import { distModule } from "../paths.js";
@@ -195,6 +196,7 @@ export class RunnerPool {
       // Stack traces of failing tasks point at the DAG file, not the compiled module.
       execArgv: ["--enable-source-maps"],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
+      env: watchedChildEnv(),
     });
     const runner: Runner = { child, ready: false, busy: false, tries: 0, idleSince: Date.now() };
     this.runners.add(runner);

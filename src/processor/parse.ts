@@ -3,6 +3,7 @@
  * loops forever or exits cannot take the scheduler down. A file that hangs or kills the child becomes
  * an import error and the remaining files are parsed in a new child.
  */
+import { watchedChildEnv } from "../util/orphan-watchdog.js";
 import { fork } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -59,6 +60,7 @@ function parseInChild(files: string[], options: ParseOptions): Promise<ParsedFil
     const child = fork(distModule("processor/parse-child.js"), [], {
       execArgv: ["--enable-source-maps"],
       stdio: ["ignore", "ignore", "pipe", "ipc"],
+      env: watchedChildEnv(),
     });
     let stderr = "";
     child.stderr?.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));

@@ -138,7 +138,8 @@ async function settleLostTries(
   // Retries follow the settings of the run's version.
   const dagOf = await cache.forRuns(running.map((r) => ({ dagId: r.dag_id, versionId: r.dag_version_id })));
   const finished = running.map((ti) => {
-    const task = dagOf({ dagId: ti.dag_id, versionId: ti.dag_version_id })?.tasks.get(ti.task_id);
+    const version = dagOf({ dagId: ti.dag_id, versionId: ti.dag_version_id });
+    const task = version?.tasks.get(ti.task_id);
     const request = {
       tiId: ti.id,
       dagRunId: ti.dag_run_id,
@@ -151,6 +152,8 @@ async function settleLostTries(
       retryDelayMs: task?.retryDelayMs ?? 0,
       retryExponentialBackoff: task?.retryExponentialBackoff,
       maxRetryDelayMs: task?.maxRetryDelayMs,
+      // Its onFailure / onRetry callback runs in the callback runner, as for any try that was killed.
+      ...(version && task?.callbacks ? { callbacks: [...task.callbacks], moduleHash: version.moduleHash, dagVersionId: version.versionId } : {}),
     } as TryRequest;
     return { request, outcome: { state: "failed" as const, error: reason } };
   });

@@ -14,8 +14,28 @@ setInterval(() => {
 }, workerData.everyMs);
 `;
 
+/** Names the forking process to the child, so that a child whose parent died before it started notices. */
+const PARENT_PID_ENV = "ALOFT_PARENT_PID";
+
+/** The environment for a child that calls `dieWithParent`: this process's, plus its pid. */
+export function watchedChildEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, [PARENT_PID_ENV]: String(process.pid) };
+}
+
 export function dieWithParent(options: { wholeGroup: boolean; everyMs?: number }): void {
   const target = options.wholeGroup ? -process.pid : process.pid;
-  const worker = new Worker(WATCHDOG, { eval: true, workerData: { parent: process.ppid, target, everyMs: options.everyMs ?? 500 } });
+  // process.ppid read now would already be the new parent if the forking process died while this one
+  // started (its last message can still be in the channel): compare with the pid it gave us instead.
+  const parent = Number(process.env[PARENT_PID_ENV]) || process.ppid;
+  delete process.env[PARENT_PID_ENV]; // not passed on to the tasks' own commands
+  if (process.ppid !== parent) {
+    // Orphaned before it started: nothing it would do (a try still in its channel) has an owner.
+    try {
+      process.kill(target, "SIGKILL");
+    } catch {
+      process.exit(1);
+    }
+  }
+  const worker = new Worker(WATCHDOG, { eval: true, workerData: { parent, target, everyMs: options.everyMs ?? 500 } });
   worker.unref();
 }

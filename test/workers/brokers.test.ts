@@ -44,12 +44,18 @@ function dags(q: Record<"a" | "b" | "long" | "chain" | "dup" | "grace" | "ver", 
   const mark = (what: string) => `echo ${what} >> ${effects}`;
   return {
     "brokered.ts": `
+import { appendFileSync } from "node:fs";
 import { bash, dag } from "aloft";
 dag("routed", { schedule: null }, () => {
   bash("on_a", "${mark("on_a")}", { queue: "${q.a}" }).then(bash("on_b", "${mark("on_b")}", { queue: "${q.b}" }));
 });
 dag("long", { schedule: null }, () => {
-  bash("slow", "${mark("slow_start")}; sleep 6; ${mark("slow_done")}", { queue: "${q.long}", retries: 1, retryDelay: "0s" });
+  bash("slow", "${mark("slow_start")}; sleep 6; ${mark("slow_done")}", {
+    queue: "${q.long}",
+    retries: 1,
+    retryDelay: "0s",
+    onRetry: (ctx) => appendFileSync("${effects}", "retry_callback " + ctx.tryNumber + "\\n"),
+  });
 });
 dag("chain", { schedule: null }, () => {
   let previous = bash("c0", "sleep 0.4; ${mark("c0")}", { queue: "${q.chain}" });
@@ -179,7 +185,8 @@ for (const broker of brokers) {
             [2, "success", survivor.name],
           ],
         );
-        assert.equal(count("slow_done"), 1, "the killed try's process tree died with its worker");
+        assert.equal(count("slow_done"), 1, `the killed try's process tree died with its worker: ${marks().join(", ")}`);
+        await waitFor("the lost try's onRetry callback", async () => (count("retry_callback 1") === 1 ? true : undefined));
         const log = await aloft.cli(["tasks", "logs", "long", runId, "slow", "--try", "1"]);
         assert.match(log.stdout, new RegExp(`worker ${victim.name} .* stopped heartbeating`));
         const listed = await aloft.cliJson<{ workers: Array<{ name: string; state: string; reason?: string }> }>(["workers", "list"]);
