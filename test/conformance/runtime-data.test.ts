@@ -153,35 +153,23 @@ for (const dialect of testDialects()) {
     });
     after(() => h.stop());
 
-    const xcom = async (dagId: string, runId: string, taskId: string, key = "return_value", mapIndex = -1) => {
-      const row = await h.store.db
-        .selectFrom("xcom")
-        .select("value")
-        .where("dag_id", "=", dagId)
-        .where("run_id", "=", runId)
-        .where("task_id", "=", taskId)
-        .where("key", "=", key)
-        .where("map_index", "=", mapIndex)
-        .executeTakeFirst();
-      return row ? (JSON.parse(row.value) as unknown) : undefined;
-    };
 
     test("xcom: push and pull by key, return_value by default, bash pushes its last stdout line unless xcomPush is false", async () => {
       const runId = await h.trigger("xcom_dag");
       const { tasks } = await h.waitForRun("xcom_dag", runId);
       for (const id of ["produce", "consume", "shell", "quiet", "no_newline"]) assert.equal(tasks[id], "success", id);
-      assert.deepEqual(await xcom("xcom_dag", runId, "produce", "extra"), { n: 1 });
-      assert.deepEqual(await xcom("xcom_dag", runId, "consume"), { rv: [1, 2, 3], extra: { n: 1 }, none: true });
-      assert.equal(await xcom("xcom_dag", runId, "shell"), "last line");
-      assert.equal(await xcom("xcom_dag", runId, "quiet"), undefined);
-      assert.equal(await xcom("xcom_dag", runId, "no_newline"), "y");
+      assert.deepEqual(await h.xcom("xcom_dag", runId, "produce", "extra"), { n: 1 });
+      assert.deepEqual(await h.xcom("xcom_dag", runId, "consume"), { rv: [1, 2, 3], extra: { n: 1 }, none: true });
+      assert.equal(await h.xcom("xcom_dag", runId, "shell"), "last line");
+      assert.equal(await h.xcom("xcom_dag", runId, "quiet"), undefined);
+      assert.equal(await h.xcom("xcom_dag", runId, "no_newline"), "y");
     });
 
     test("templates: ti.xcom_pull reads another task's XCom; a missing one fails the try naming task and key", async () => {
       const runId = await h.trigger("xcom_dag", { runId: "pulls" });
       const { tasks } = await h.waitForRun("xcom_dag", runId);
       assert.equal(tasks.use_xcom, "success");
-      assert.equal(await xcom("xcom_dag", runId, "use_xcom"), "got=last line [1,2,3] 1");
+      assert.equal(await h.xcom("xcom_dag", runId, "use_xcom"), "got=last line [1,2,3] 1");
       assert.equal(tasks.pull_missing, "failed");
       assert.match((await h.log("xcom_dag", runId, "pull_missing"))!, /task 'pull_missing': cannot render the command: ti\.xcom_pull: task 'quiet' has no XCom 'return_value' in this run/);
     });
@@ -197,16 +185,16 @@ for (const dialect of testDialects()) {
         /DAG 'xcom_bad', task 'too_big': XCom 'return_value' is 502 bytes of JSON, over the limit of 200 bytes \(config xcom_max_bytes/,
       );
       assert.match((await h.log("xcom_bad", runId, "push_too_big"))!, /task 'push_too_big': XCom 'big' is 502 bytes of JSON, over the limit of 200 bytes/);
-      assert.equal(await xcom("xcom_bad", runId, "too_big"), undefined);
-      assert.equal(await xcom("xcom_bad", runId, "push_too_big", "big"), undefined);
-      assert.equal(await xcom("xcom_bad", runId, "fine"), "ok");
+      assert.equal(await h.xcom("xcom_bad", runId, "too_big"), undefined);
+      assert.equal(await h.xcom("xcom_bad", runId, "push_too_big", "big"), undefined);
+      assert.equal(await h.xcom("xcom_bad", runId, "fine"), "ok");
     });
 
     test("variables and connections: tasks read them, secrets are masked in the log, unknown names fail the task clearly", async () => {
       const runId = await h.trigger("vars_conns");
       const { tasks } = await h.waitForRun("vars_conns", runId);
       assert.equal(tasks.read, "success");
-      assert.deepEqual(await xcom("vars_conns", runId, "read"), {
+      assert.deepEqual(await h.xcom("vars_conns", runId, "read"), {
         v: "hello",
         j: { a: 1 },
         d: "dflt",
@@ -268,9 +256,9 @@ for (const dialect of testDialects()) {
       const runId = await h.trigger("params_dag", { conf: { n: 7 }, logicalDate: LOGICAL_DATE, runId: "r1" });
       const { tasks } = await h.waitForRun("params_dag", runId);
       assert.equal(tasks.show, "success");
-      assert.deepEqual(await xcom("params_dag", runId, "show"), { n: 7, env: "dev", plain: "x" });
+      assert.deepEqual(await h.xcom("params_dag", runId, "show"), { n: 7, env: "dev", plain: "x" });
       assert.equal(tasks.templ, "success");
-      assert.equal(await xcom("params_dag", runId, "templ"), "7 dev 2026-01-05 20260105 2026-01-06 2026-01-05T00:00:00+00:00 r1 params_dag templ");
+      assert.equal(await h.xcom("params_dag", runId, "templ"), "7 dev 2026-01-05 20260105 2026-01-06 2026-01-05T00:00:00+00:00 r1 params_dag templ");
     });
 
     test("templates: an undefined name fails the try naming it", async () => {
@@ -308,9 +296,9 @@ for (const dialect of testDialects()) {
         total: "success",
         words: "success",
       });
-      assert.deepEqual(await xcom("mapping", runId, "total"), { values: [2, 104, 206], one: 104, sum: 312 });
-      assert.equal(await xcom("mapping", runId, "echo_item", "return_value", 0), "item=a b idx=0 env=a b");
-      assert.equal(await xcom("mapping", runId, "echo_item", "return_value", 1), "item=c idx=1 env=c");
+      assert.deepEqual(await h.xcom("mapping", runId, "total"), { values: [2, 104, 206], one: 104, sum: 312 });
+      assert.equal(await h.xcom("mapping", runId, "echo_item", "return_value", 0), "item=a b idx=0 env=a b");
+      assert.equal(await h.xcom("mapping", runId, "echo_item", "return_value", 1), "item=c idx=1 env=c");
       const rendered = await h.store.db
         .selectFrom("task_instance")
         .select("rendered_fields")
@@ -326,8 +314,8 @@ for (const dialect of testDialects()) {
       const { state, tasks } = await h.waitForRun("mapping_chain", runId);
       assert.equal(state, "success", JSON.stringify(tasks));
       assert.deepEqual(Object.keys(tasks), ["plus_one[0]", "plus_one[1]", "square[0]", "square[1]", "src", "sum"]);
-      assert.deepEqual([await xcom("mapping_chain", runId, "plus_one", "return_value", 0), await xcom("mapping_chain", runId, "plus_one", "return_value", 1)], [2, 5]);
-      assert.equal(await xcom("mapping_chain", runId, "sum"), 7);
+      assert.deepEqual([await h.xcom("mapping_chain", runId, "plus_one", "return_value", 0), await h.xcom("mapping_chain", runId, "plus_one", "return_value", 1)], [2, 5]);
+      assert.equal(await h.xcom("mapping_chain", runId, "sum"), 7);
     });
 
     test("mapping: an empty list skips the mapped task (and what follows through all_success)", async () => {
@@ -367,7 +355,7 @@ for (const dialect of testDialects()) {
         "m[2]": "success",
         src: "success",
       });
-      assert.deepEqual(await xcom("mapping_one_fails", runId, "after_all_done"), [1, 3]);
+      assert.deepEqual(await h.xcom("mapping_one_fails", runId, "after_all_done"), [1, 3]);
     });
   });
 }

@@ -122,6 +122,20 @@ export class Harness {
     return Object.fromEntries(rows.map((r) => [r.map_index < 0 ? r.task_id : `${r.task_id}[${r.map_index}]`, r.state]));
   }
 
+  /** The XCom value (parsed JSON) a task instance pushed under `key`, or undefined when it pushed none. */
+  async xcom(dagId: string, runId: string, taskId: string, key = "return_value", mapIndex = -1): Promise<unknown> {
+    const row = await this.store.db
+      .selectFrom("xcom")
+      .select("value")
+      .where("dag_id", "=", dagId)
+      .where("run_id", "=", runId)
+      .where("task_id", "=", taskId)
+      .where("key", "=", key)
+      .where("map_index", "=", mapIndex)
+      .executeTakeFirst();
+    return row ? (JSON.parse(row.value) as unknown) : undefined;
+  }
+
   /** The log text of one try. */
   async log(dagId: string, runId: string, taskId: string, tryNumber = 1, mapIndex = -1): Promise<string | null> {
     const ti = await this.store.db

@@ -37,17 +37,6 @@ for (const dialect of testDialects()) {
     before(() => h.start());
     after(() => h.stop());
 
-    const xcom = async (dagId: string, runId: string, taskId: string) => {
-      const row = await h.store.db
-        .selectFrom("xcom")
-        .select("value")
-        .where("dag_id", "=", dagId)
-        .where("run_id", "=", runId)
-        .where("task_id", "=", taskId)
-        .where("key", "=", "return_value")
-        .executeTakeFirst();
-      return row ? (JSON.parse(row.value) as unknown) : undefined;
-    };
 
     test("deploy reports added, changed, removed and import errors; identical content creates no version", async () => {
       assert.deepEqual([...h.firstParse.added].sort(), ["gone", "keep"]);
@@ -98,11 +87,11 @@ for (const dialect of testDialects()) {
 
       const finished = await h.waitForRun("versioned", oldRun);
       assert.equal(finished.state, "success");
-      assert.equal(await xcom("versioned", oldRun, "which"), "v1", "the run started on version 1 runs version 1's code");
+      assert.equal(await h.xcom("versioned", oldRun, "which"), "v1", "the run started on version 1 runs version 1's code");
 
       const newRun = await h.trigger("versioned");
       assert.equal((await h.waitForRun("versioned", newRun)).state, "success");
-      assert.equal(await xcom("versioned", newRun, "which"), "v2");
+      assert.equal(await h.xcom("versioned", newRun, "which"), "v2");
       const versions = await listDagVersions(h.store, "versioned");
       assert.deepEqual(
         versions.map((v) => [v.version_number, v.runs]),
@@ -119,7 +108,7 @@ for (const dialect of testDialects()) {
       const runId = await h.trigger("keep");
       const { state } = await h.waitForRun("keep", runId);
       assert.equal(state, "success");
-      assert.equal(await xcom("keep", runId, "t"), "k2");
+      assert.equal(await h.xcom("keep", runId, "t"), "k2");
       const current = await h.store.db
         .selectFrom("dag as d")
         .innerJoin("dag_version as v", "v.id", "d.dag_version_id")
@@ -162,7 +151,7 @@ for (const dialect of testDialects()) {
 
       fs.writeFileSync(pinFlag, "");
       assert.equal((await h.waitForRun("pinned", pinnedRun)).state, "success");
-      assert.equal(await xcom("pinned", pinnedRun, "which"), "p1");
+      assert.equal(await h.xcom("pinned", pinnedRun, "which"), "p1");
       const later = await pruneDagVersions(h.store);
       assert.deepEqual(later.versions.map((v) => `${v.dag_id}:${v.version_number}`), ["pinned:1"], "once its run finished, the old version goes");
     });
