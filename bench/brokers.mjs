@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import amqplib from "amqplib";
 import { FlowProducer, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
-import { startMonitor } from "./lib/monitor.mjs";
+import { pidsByCommand, startCpuCount, startMonitor } from "./lib/monitor.mjs";
 import { log, startAloft, startNode, stopProcess } from "./lib/processes.mjs";
 import { FAN_WIDTH } from "./lib/runs.mjs";
 
@@ -27,7 +27,7 @@ const BARE_QUEUE = "bare";
 const BARE_AMQP_QUEUE = "aloft-bench.bare";
 const BARE_AMQP_DONE_QUEUE = "aloft-bench.bare-done";
 /** Bare-queue runs per scenario; the fastest counts, so the ratio never flatters Aloft. */
-const BARE_RUNS = 2;
+export const BARE_RUNS = 2;
 const BARE_TIMEOUT_MS = 120_000;
 const CONNECT_TIMEOUT_MS = 3_000;
 
@@ -148,6 +148,7 @@ async function bareAmqpFan(url) {
  * @property {string} id        --only value
  * @property {string} name
  * @property {string} url
+ * @property {string} serverCommand the broker server's process name, to count its CPU when it runs on this machine
  * @property {string} bareLabel what the bare baseline is, for the report
  * @property {() => Promise<string|null>} unavailable why it cannot be used, or null
  * @property {() => Promise<void>} tidy deletes what the bench left in it: Aloft's bench queue, the bare queues
@@ -160,6 +161,7 @@ export const BROKERS = {
     id: "redis",
     name: "Redis",
     url: process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379",
+    serverCommand: "redis-server",
     bareLabel: `BullMQ FlowProducer: 1 parent over ${FAN_WIDTH} no-op children`,
     async unavailable() {
       try {
@@ -181,6 +183,7 @@ export const BROKERS = {
     id: "rabbitmq",
     name: "RabbitMQ",
     url: process.env.BENCH_RABBITMQ_URL ?? "amqp://guest:guest@127.0.0.1:5672",
+    serverCommand: "beam.smp",
     bareLabel: `amqplib: ${FAN_WIDTH} persistent messages, each answered on a reply queue, then 1 final message`,
     async unavailable() {
       try {
@@ -225,7 +228,8 @@ async function startBareWorker(broker, concurrency, logFile) {
 
 /**
  * The bare-queue baseline on `broker`: WORKER_COUNT bare worker processes with `concurrency`, then
- * BARE_RUNS fans. Returns the seconds of each run, the fastest, and the workers' peak RSS.
+ * BARE_RUNS fans. Returns the seconds of each run, the fastest, the workers' peak RSS, and the CPU
+ * per task of the workers, the broker server (when on this machine) and the bench adding the work.
  */
 export async function runBareBaseline(broker, concurrency, home) {
   await broker.tidy();
@@ -233,13 +237,24 @@ export async function runBareBaseline(broker, concurrency, home) {
   try {
     for (let i = 0; i < WORKER_COUNT; i++) workers.push(await startBareWorker(broker, concurrency, path.join(home, `bare-${broker.id}-${i + 1}.log`)));
     const stopMonitor = startMonitor(workers.map((w) => w.pid));
+    const stopServer = startCpuCount(pidsByCommand(broker.serverCommand));
+    const benchCpu = process.cpuUsage(); // the bench adds the work: its CPU counts too
     const runs = [];
     for (let i = 0; i < BARE_RUNS; i++) {
       runs.push(await broker.bareRun(broker.url));
       log(`${broker.name} bare queue: run ${i + 1} took ${runs.at(-1).toFixed(2)} s`);
     }
     const monitored = stopMonitor();
-    return { label: broker.bareLabel, concurrency, runs, seconds: Math.min(...runs), rssMb: monitored.processes.map((p) => p.rssMb) };
+    const { user, system } = process.cpuUsage(benchCpu);
+    const cpuS = monitored.processes.reduce((sum, p) => sum + p.cpuS, 0) + (stopServer(pidsByCommand(broker.serverCommand)) ?? 0) + (user + system) / 1e6;
+    return {
+      label: broker.bareLabel,
+      concurrency,
+      runs,
+      seconds: Math.min(...runs),
+      rssMb: monitored.processes.map((p) => p.rssMb),
+      cpuMsPerTask: (cpuS * 1000) / (BARE_RUNS * (FAN_WIDTH + 1)),
+    };
   } finally {
     await Promise.all(workers.map((w) => stopProcess(w)));
     await broker.tidy();

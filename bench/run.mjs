@@ -31,17 +31,19 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { BENCH_QUEUE, BROKERS, runBareBaseline, startWorkers, WORKER_COUNT } from "./brokers.mjs";
-import { SAMPLE_MS, startMonitor } from "./lib/monitor.mjs";
+import { BARE_RUNS, BENCH_QUEUE, BROKERS, runBareBaseline, startWorkers, WORKER_COUNT } from "./brokers.mjs";
+import { machineBusy, pidsByCommand, SAMPLE_MS, startCpuCount, startMonitor } from "./lib/monitor.mjs";
 import { aloft, distModule, ensureBuilt, freePort, killChildrenOnExit, log, scenarioEnv, startAloft, stopProcess, tail } from "./lib/processes.mjs";
 import {
   CHAIN_DAG,
   CHAIN_LENGTH,
   chainLatency,
   FAN_DAG,
+  fanSegments,
   FAN_WIDTH,
   freshPostgresDatabase,
   openBenchStore,
+  postgresBackendPids,
   postgresUnavailable,
   runThroughput,
   trigger,
@@ -52,6 +54,8 @@ import {
 
 const TARGETS = { p50Ms: 10, p99Ms: 50, tasksPerS: { sqlite: 500, postgres: 1_000 }, rssMb: 200, bareRatio: 1.5 };
 const ALL = ["sqlite", "postgres", "redis", "rabbitmq"];
+/** How long the machine's load is sampled before each scenario (others may be using the machine). */
+const BUSY_SAMPLE_MS = 1_000;
 
 // ---------------------------------------------------------------------------------------------
 // One scenario: a fresh home and DB, one standalone process (plus workers on a broker); the chain run,
@@ -70,17 +74,22 @@ async function measureChain(ctx) {
 async function measureFan(ctx, which) {
   log(`${ctx.label}: fan-out of ${FAN_WIDTH} tasks (${which})`);
   const stopMonitor = startMonitor(ctx.processes.map((p) => p.child.pid));
+  const servers = Object.entries(ctx.servers);
+  const stopServers = await Promise.all(servers.map(async ([, pids]) => startCpuCount(await pids())));
   const runId = await trigger(ctx.env, ctx.store, FAN_DAG);
   const state = await waitForRun(ctx.store, runId, ctx.processes, `${ctx.label} fan`);
   const monitored = stopMonitor();
+  const serversCpuS = {};
+  for (const [i, [name, pids]] of servers.entries()) serversCpuS[name] = stopServers[i](await pids());
   const [main, ...workers] = monitored.processes;
-  const resources = { main, workers, cpu: monitored.cpu };
+  const resources = { main, workers, cpu: { ...monitored.cpu, ...serversCpuS } };
   const throughput = await runThroughput(ctx.store, runId);
+  const segments = await fanSegments(ctx.store, runId);
   log(
     `${ctx.label}: fan ${state}; ${throughput.perSecond.toFixed(0)} tasks/s, run start → end ${throughput.runSeconds.toFixed(2)} s, ` +
       `${ctx.processes[0].name} peak RSS ${main.rssMb.toFixed(0)} MB`,
   );
-  return { state, throughput, resources };
+  return { state, throughput, segments, resources };
 }
 
 /**
@@ -101,6 +110,7 @@ async function runScenario(scenario) {
   }
   const env = scenarioEnv(home, settings);
   await aloft(env, "db", "migrate");
+  const busyBefore = await machineBusy(BUSY_SAMPLE_MS);
 
   const port = await freePort();
   const cpuProfDir = scenario.cpuProfDir;
@@ -113,11 +123,16 @@ async function runScenario(scenario) {
   let result;
   try {
     await waitForDags(store, processes);
-    const ctx = { label: scenario.label, env, store, processes };
+    // Servers whose CPU the fan runs count, when they run on this machine.
+    const servers = {
+      ...(scenario.dialect === "postgres" ? { dbS: () => postgresBackendPids(store) } : {}),
+      ...(broker ? { brokerS: () => pidsByCommand(broker.serverCommand) } : {}),
+    };
+    const ctx = { label: scenario.label, env, store, processes, servers };
     const chain = await measureChain(ctx);
     const fan = await measureFan(ctx, "cold: the runner pools grow");
     const fanWarm = await measureFan(ctx, "again, on the runners already started");
-    result = { ...scenario, chain, fan, fanWarm, logFile };
+    result = { ...scenario, chain, fan, fanWarm, busyBefore, logFile };
   } catch (error) {
     failed = true;
     log(`${scenario.label}: FAILED: ${error.message}`);
@@ -185,6 +200,8 @@ function figuresRow(r) {
 function bareRows(r) {
   if (r.bare.error) return [[r.label, "-", "-", `FAILED: ${r.bare.error}`, "-", "-"]];
   const ratio = (aloftS) => aloftS / r.bare.seconds;
+  const { main, workers, cpu } = r.fan.resources;
+  const aloftCpuS = [main, ...workers].reduce((sum, p) => sum + p.cpuS + p.runnersCpuS, 0) + (cpu.dbS ?? 0) + (cpu.brokerS ?? 0);
   const cold = ratio(r.fan.throughput.runSeconds);
   const warm = ratio(r.fanWarm.throughput.runSeconds);
   return [
@@ -196,6 +213,7 @@ function bareRows(r) {
       `${fixed(cold, 2)}× ${mark(cold <= TARGETS.bareRatio)}`,
       `${fixed(warm, 2)}× ${mark(warm <= TARGETS.bareRatio)}`,
       `${r.bare.rssMb.map((mb) => fixed(mb)).join(" / ")} MB`,
+      `${fixed((aloftCpuS * 1000) / r.fan.throughput.tasks, 2)} / ${fixed(r.bare.cpuMsPerTask, 2)} ms`,
     ],
   ];
 }
@@ -207,17 +225,22 @@ function diagnosticsRow(r) {
   const runners = [main, ...workers];
   const runnersS = runners.reduce((sum, p) => sum + p.runnersCpuS, 0);
   const workersS = workers.reduce((sum, p) => sum + p.cpuS, 0);
-  const perTask = (cpuS) => `${fixed(cpuS, 2)} s = ${fixed((cpuS * 1000) / r.fan.throughput.tasks, 2)} ms/task`;
+  const perTask = (cpuS) => (cpuS === undefined || cpuS === null ? "-" : `${fixed(cpuS, 2)} s = ${fixed((cpuS * 1000) / r.fan.throughput.tasks, 2)} ms/task`);
+  const counted = main.cpuS + workersS + runnersS + (cpu.dbS ?? 0) + (cpu.brokerS ?? 0);
   const warm = r.fanWarm.resources;
   const warmRunnersS = [warm.main, ...warm.workers].reduce((sum, p) => sum + p.runnersCpuS, 0);
   return [
     r.label,
+    `${fixed(r.busyBefore * 100)} %`,
     `${s.toPass} / ${s.toClaim} / ${s.toStart} ms`,
+    `${r.fan.segments.toClaim} / ${r.fan.segments.toEnd} ms; ${r.fan.segments.passes}`,
     `${fixed(cpu.machineS, 1)} of ${fixed(cpu.wallS * cpu.cores, 1)} s`,
     perTask(main.cpuS),
     workers.length > 0 ? perTask(workersS) : "-",
     perTask(runnersS),
-    `${fixed(Math.max(0, cpu.machineS - main.cpuS - workersS - runnersS), 2)} s`,
+    perTask(cpu.dbS),
+    perTask(cpu.brokerS),
+    `${fixed(Math.max(0, cpu.machineS - counted), 2)} s`,
     `${fixed(r.fanWarm.throughput.perSecond)} (${fixed(warmRunnersS, 2)} s runners)`,
   ];
 }
@@ -243,16 +266,20 @@ function printReport(results, skipped) {
     const withBare = ok.filter((r) => r.bare);
     if (withBare.length > 0) {
       process.stdout.write(`Aloft against the bare queue on the same broker, same run (target: Aloft ≤ ${TARGETS.bareRatio}× the bare queue's time):\n`);
-      printRows([["scenario", "Aloft fan", "again, warm", "bare queue, fastest (runs)", "ratio", "ratio warm", "RSS bare workers"], ...withBare.flatMap(bareRows)]);
+      printRows([["scenario", "Aloft fan", "again, warm", "bare queue, fastest (runs)", "ratio", "ratio warm", "RSS bare workers", "CPU per task: Aloft / bare"], ...withBare.flatMap(bareRows)]);
       process.stdout.write(
         `Aloft fan = dag_run.start_date (the scheduler starts the run and creates its ${FAN_WIDTH + 2} task instances) → the join's end_date;\n` +
           `Aloft also runs a root task before the ${FAN_WIDTH} and records every try (state, try row, log, heartbeat) in PostgreSQL.\n` +
-          `Bare queue = from adding the work to the end of its final job; ${WORKER_COUNT} processes with the Aloft workers' concurrency, fastest of ` +
-          `${withBare[0].bare.runs?.length ?? 0} runs:\n`,
+          `Bare queue = from adding the work to the end of its final job, fastest of ${BARE_RUNS} runs; ` +
+          `${WORKER_COUNT} processes with the Aloft workers' concurrency:\n`,
       );
       for (const broker of Object.values(BROKERS)) {
         if (withBare.some((r) => r.broker === broker)) process.stdout.write(`  ${broker.name}: ${broker.bareLabel}\n`);
       }
+      process.stdout.write(
+        "CPU per task = all CPU the fan used (Aloft: scheduler, workers, runners, PostgreSQL backends, broker server; " +
+          "bare: its workers, the broker server, the bench adding the work) over its tasks.\n",
+      );
       for (const r of withBare.filter((r) => !r.bare.error)) {
         const cold = r.fan.throughput.runSeconds / r.bare.seconds;
         if (cold > TARGETS.bareRatio) {
@@ -267,19 +294,26 @@ function printReport(results, skipped) {
     printRows([
       [
         "scenario",
+        "busy before",
         "chain p50: end→pass / →claim / →start",
+        "fan p50: queued→claim / →end; passes",
         "fan CPU: machine busy",
         "standalone",
         "workers",
         "runners",
+        "PostgreSQL",
+        "broker",
         "other",
         "fan again, warm pool",
       ],
       ...ok.map(diagnosticsRow),
     ]);
     process.stdout.write(
-      "standalone = the standalone process (on a broker: the scheduler); other = the DB server, the broker, the CLI, " +
-        "the bench itself and anything else running on the machine.\n",
+      "fan p50 = medians over the cold fan's tries; passes = scheduling passes that queued them.\n" +
+        `busy before = the machine's CPU use (all cores) in the ${BUSY_SAMPLE_MS / 1000} s before the scenario started: others' load.\n` +
+        "standalone = the standalone process (on a broker: the scheduler); PostgreSQL = the backends connected to the bench's " +
+        "database; broker = the broker server's processes (shared with anyone else using it);\n" +
+        "other = the CLI, the bench itself, PostgreSQL's background processes and anything else running on the machine.\n",
     );
   }
   for (const r of results.filter((r) => r.error)) process.stdout.write(`FAILED ${r.label}: ${r.error} (log: ${r.logFile})\n`);

@@ -111,3 +111,35 @@ export function startMonitor(pids) {
     };
   };
 }
+
+/** Pids of the processes whose command name (/proc/PID/comm) is `comm`, e.g. "redis-server". */
+export function pidsByCommand(comm) {
+  return fs
+    .readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry) && readProc(entry, "comm")?.trim() === comm)
+    .map(Number);
+}
+
+/**
+ * Counts the CPU a group of processes uses (a server's: the DB backends, the broker), from the pids
+ * alive now to those alive when stopped; one born meanwhile counts from its birth, one gone meanwhile
+ * is lost. stop(pidsNow) returns CPU seconds, or null when none of them is a process of this machine.
+ */
+export function startCpuCount(pids) {
+  const start = new Map(pids.map((pid) => [pid, cpuTicks(pid) ?? 0]));
+  return function stop(pidsNow) {
+    let ticks = null;
+    for (const pid of pidsNow) {
+      const now = cpuTicks(pid);
+      if (now !== null) ticks = (ticks ?? 0) + now - (start.get(pid) ?? 0);
+    }
+    return ticks === null ? null : ticks / CLOCK_TICKS_PER_S;
+  };
+}
+
+/** How busy the machine is (0..1 of all cores) over `ms`: the load others put on it before a scenario. */
+export async function machineBusy(ms) {
+  const start = machineBusyTicks();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return (machineBusyTicks() - start) / CLOCK_TICKS_PER_S / ((ms / 1000) * os.cpus().length);
+}

@@ -4,6 +4,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { sql } from "kysely";
 import { aloft, checkAlive, distModule, log, sleep } from "./processes.mjs";
 
 export const CHAIN_DAG = "bench_chain";
@@ -79,6 +80,12 @@ export async function postgresUnavailable() {
 export async function openBenchStore(url) {
   const { openStore } = await distModule("store/db.js");
   return openStore(url, { poolSize: 2 });
+}
+
+/** Pids of the PostgreSQL backends serving the bench's database (its only clients are the bench's processes). */
+export async function postgresBackendPids(store) {
+  const { rows } = await sql`select pid from pg_stat_activity where datname = current_database()`.execute(store.db);
+  return rows.map((r) => Number(r.pid));
 }
 
 /** Waits until the processor has written both bench DAGs, or one of `processes` dies. */
@@ -194,3 +201,23 @@ export async function runThroughput(store, runId) {
   const seconds = (Number(row.last) - Number(row.first)) / 1000;
   return { tasks: Number(row.n), seconds, perSecond: Number(row.n) / seconds, runSeconds: (Number(row.last) - Number(run.start_date)) / 1000 };
 }
+
+/**
+ * Where a fan task's time goes, by the DB's timestamps (medians over its tries): queued_at (the
+ * scheduling pass) → claim (task_try.start_date) → end_date; and how many scheduling passes queued
+ * the tasks (each pass stamps its tasks with one queued_at).
+ */
+export async function fanSegments(store, runId) {
+  const rows = await store.db
+    .selectFrom("task_instance as ti")
+    .innerJoin("task_try as tt", (join) => join.onRef("tt.ti_id", "=", "ti.id").onRef("tt.try_number", "=", "ti.try_number"))
+    .select(["ti.queued_at", "ti.end_date", "tt.start_date as claimed_at"])
+    .where("ti.dag_run_id", "=", runId)
+    .execute();
+  return {
+    toClaim: summarize(rows.map((r) => Number(r.claimed_at) - Number(r.queued_at))).p50,
+    toEnd: summarize(rows.map((r) => Number(r.end_date) - Number(r.claimed_at))).p50,
+    passes: new Set(rows.map((r) => Number(r.queued_at))).size,
+  };
+}
+
