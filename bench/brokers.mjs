@@ -38,9 +38,12 @@ const masked = (url) => url.replace(/\/\/[^@/]*@/, "//…@");
 
 async function withRedis(url, use) {
   const redis = new Redis(url, { lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  redis.on("error", () => undefined); // connect() rejects with it
+  let lastError;
+  redis.on("error", (error) => (lastError = error));
   try {
-    await redis.connect();
+    await redis.connect().catch((error) => {
+      throw lastError ?? error; // connect() says only "Connection is closed"
+    });
     return await use(redis);
   } finally {
     redis.disconnect();
