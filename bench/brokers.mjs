@@ -64,8 +64,10 @@ async function deleteBullmqQueue(redis, prefix, queue) {
 
 /** Runs one BullMQ flow of a parent with FAN_WIDTH no-op children; seconds from adding it to the parent's end. */
 async function bareBullmqFlow(url) {
+  // BullMQ leaves connections it is given open on close(): they are disconnected below.
   const connection = new Redis(url, { maxRetriesPerRequest: null });
-  const events = new QueueEvents(BARE_QUEUE, { connection: new Redis(url, { maxRetriesPerRequest: null }), prefix: BARE_BULLMQ_PREFIX });
+  const eventsConnection = new Redis(url, { maxRetriesPerRequest: null });
+  const events = new QueueEvents(BARE_QUEUE, { connection: eventsConnection, prefix: BARE_BULLMQ_PREFIX });
   const flows = new FlowProducer({ connection, prefix: BARE_BULLMQ_PREFIX });
   try {
     await events.waitUntilReady();
@@ -78,6 +80,7 @@ async function bareBullmqFlow(url) {
     await flows.close();
     await events.close();
     connection.disconnect();
+    eventsConnection.disconnect();
   }
 }
 
