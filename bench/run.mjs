@@ -1,393 +1,71 @@
 #!/usr/bin/env node
 /**
- * Aloft benchmark. Runs `aloft standalone` as a real process, on SQLite and on PostgreSQL, and measures
+ * Aloft benchmark. Runs Aloft as real processes and measures
  *   1. task start latency along a chain of 200 function tasks,
  *   2. throughput of one run of root → 2,000 no-op function tasks → join,
- *   3. peak RSS of the standalone process (and, apart, of its runner children) during (2).
+ *   3. peak RSS of Aloft's processes (and, apart, of their runner children) during (2),
+ * in these scenarios:
+ *   sqlite, postgres   `aloft standalone` with its local executor;
+ *   redis, rabbitmq    `aloft standalone --executor <broker>` on PostgreSQL, with 2 `aloft worker` processes;
+ *                      then, on the same broker, a bare queue doing the same fan (bench/brokers.mjs),
+ *                      and the ratio of Aloft's time to the bare queue's.
  * Figures are printed, never asserted: a missed target does not change the exit code.
  *
  * Usage: npm run bench [-- options]
- *   --only sqlite|postgres   one dialect only
+ *   --only LIST              scenarios to run, comma-separated: sqlite, postgres, redis, rabbitmq (default all)
  *   --parallelism 8,64       ALOFT_PARALLELISM values measured after the defaults (the headline);
- *                            default "8,64", "" for the defaults only
- *   --cpu-prof DIR           write a V8 CPU profile of each standalone process into DIR
+ *                            default "8,64", "" for the defaults only. On a broker, each of the 2 workers
+ *                            gets half of it as its concurrency.
+ *   --cpu-prof DIR           write a V8 CPU profile of each standalone and worker process into DIR
  *   --build                  run `npm run build` first (done anyway when dist/ is missing)
  *   --keep                   keep the temporary ALOFT_HOME folders
  * Env BENCH_PG_URL: the PostgreSQL server (default postgres://postgres@127.0.0.1:5432/test). The bench
  * uses a database of its own, aloft_bench, dropped and created again for every scenario.
+ * Env BENCH_REDIS_URL (default redis://127.0.0.1:6379), BENCH_RABBITMQ_URL (default
+ * amqp://guest:guest@127.0.0.1:5672): the brokers. The bench uses its own queues there ("bench" for
+ * Aloft, "aloft-bench…" for the bare queue) and deletes them before and after; nothing else is touched.
+ * A server that cannot be reached skips its scenarios with a message.
  * ALOFT_* variables of the calling shell are not passed on: scenarios run on Aloft's defaults.
  */
-import { execFile, spawn } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { parseArgs, promisify } from "node:util";
+import { parseArgs } from "node:util";
+import { BARE_RUNS, BENCH_QUEUE, BROKERS, runBareBaseline, startWorkers, WORKER_COUNT } from "./brokers.mjs";
+import { machineBusy, pidsByCommand, SAMPLE_MS, startCpuCount, startMonitor } from "./lib/monitor.mjs";
+import { aloft, distModule, ensureBuilt, freePort, killChildrenOnExit, log, scenarioEnv, startAloft, stopProcess, tail } from "./lib/processes.mjs";
+import {
+  CHAIN_DAG,
+  CHAIN_LENGTH,
+  chainLatency,
+  FAN_DAG,
+  fanSegments,
+  FAN_WIDTH,
+  freshPostgresDatabase,
+  openBenchStore,
+  postgresBackendPids,
+  postgresUnavailable,
+  runThroughput,
+  trigger,
+  waitForDags,
+  waitForRun,
+  writeDagFiles,
+} from "./lib/runs.mjs";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const CLI = path.join(ROOT, "bin", "aloft.js");
-const PG_SERVER_URL = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const PG_BENCH_DB = "aloft_bench";
-
-const CHAIN_DAG = "bench_chain";
-const CHAIN_LENGTH = 200;
-const FAN_DAG = "bench_fan";
-const FAN_WIDTH = 2_000;
-
-const TARGETS = { p50Ms: 10, p99Ms: 50, tasksPerS: { sqlite: 500, postgres: 1_000 }, rssMb: 200 };
-const PARSE_TIMEOUT_MS = 60_000;
-const RUN_TIMEOUT_MS = 120_000;
-const SAMPLE_MS = 100;
-const POLL_MS = 250;
-const CLOCK_TICKS_PER_S = 100; // USER_HZ of /proc/<pid>/stat and /proc/stat
-
-const execFileAsync = promisify(execFile);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const log = (message) => process.stdout.write(`[${new Date().toISOString().slice(11, 23)}] ${message}\n`);
-const distModule = (relative) => import(pathToFileURL(path.join(ROOT, "dist", relative)).href);
-
-// ---------------------------------------------------------------------------------------------
-// Setup: build, DAG files, databases, ports
-
-async function ensureBuilt(force) {
-  if (!force && fs.existsSync(path.join(ROOT, "dist", "cli", "main.js"))) return;
-  log("building dist/ (npm run build)");
-  await execFileAsync("npm", ["run", "build"], { cwd: ROOT });
-}
-
-/** Writes the two bench DAGs into `folder`. */
-function writeDagFiles(folder) {
-  fs.mkdirSync(folder, { recursive: true });
-  fs.writeFileSync(
-    path.join(folder, `${CHAIN_DAG}.ts`),
-    `import { chain, dag, task } from "aloft";
-// A chain of function tasks; each returns the time it started, so it lands in XCom.
-dag(${JSON.stringify(CHAIN_DAG)}, { schedule: null }, () => {
-  const tasks = [];
-  for (let i = 0; i < ${CHAIN_LENGTH}; i++) tasks.push(task(\`t\${String(i).padStart(3, "0")}\`, () => Date.now()));
-  chain(...tasks);
-});
-`,
-  );
-  fs.writeFileSync(
-    path.join(folder, `${FAN_DAG}.ts`),
-    `import { chain, dag, task } from "aloft";
-// One root, ${FAN_WIDTH} no-op tasks side by side, one join. maxActiveTasks (Airflow's default 16)
-// is lifted so that parallelism, not the per-DAG limit, bounds the run: the bench measures the engine.
-dag(${JSON.stringify(FAN_DAG)}, { schedule: null, maxActiveTasks: ${FAN_WIDTH} }, () => {
-  const middle = [];
-  for (let i = 0; i < ${FAN_WIDTH}; i++) middle.push(task(\`w\${String(i).padStart(4, "0")}\`, () => {}));
-  chain(task("root", () => {}), middle, task("join", () => {}));
-});
-`,
-  );
-}
-
-/** Drops and creates the bench's own PostgreSQL database; returns its URL, or throws why it cannot. */
-async function freshPostgresDatabase() {
-  const { default: pg } = await import("pg");
-  const admin = new URL(PG_SERVER_URL);
-  admin.pathname = "/postgres";
-  const client = new pg.Client({ connectionString: admin.href, connectionTimeoutMillis: 3_000 });
-  await client.connect();
-  try {
-    await client.query(`drop database if exists ${PG_BENCH_DB} with (force)`);
-    await client.query(`create database ${PG_BENCH_DB}`);
-  } finally {
-    await client.end();
-  }
-  const url = new URL(PG_SERVER_URL);
-  url.pathname = `/${PG_BENCH_DB}`;
-  return url.href;
-}
-
-/** Why PostgreSQL cannot be used, or null when it can. */
-async function postgresUnavailable() {
-  try {
-    await freshPostgresDatabase();
-    return null;
-  } catch (error) {
-    const reason = error.message || error.code || String(error);
-    return `PostgreSQL at ${PG_SERVER_URL.replace(/\/\/[^@/]*@/, "//…@")} is unreachable: ${reason}`;
-  }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** The environment of a scenario: the caller's, minus its ALOFT_* settings, plus the scenario's. */
-function scenarioEnv(home, settings) {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("ALOFT_")));
-  return { ...env, ALOFT_HOME: home, ...settings };
-}
+const TARGETS = { p50Ms: 10, p99Ms: 50, tasksPerS: { sqlite: 500, postgres: 1_000 }, rssMb: 200, bareRatio: 1.5 };
+const ALL = ["sqlite", "postgres", "redis", "rabbitmq"];
+/** How long the machine's load is sampled before each scenario (others may be using the machine). */
+const BUSY_SAMPLE_MS = 1_000;
 
 // ---------------------------------------------------------------------------------------------
-// Processes: the CLI, the standalone server, cleanup
-
-const children = new Set();
-
-/** Runs one `aloft` CLI command to completion and returns its stdout. */
-async function aloft(env, ...args) {
-  const { stdout } = await execFileAsync(process.execPath, [CLI, ...args], { env, cwd: ROOT });
-  return stdout;
-}
-
-/** Starts `aloft standalone`; its output goes to `logFile`. */
-function startStandalone({ env, dagsFolder, port, logFile, cpuProfDir }) {
-  const nodeFlags = cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [];
-  const out = fs.openSync(logFile, "a");
-  const child = spawn(process.execPath, [...nodeFlags, CLI, "standalone", "--dags", dagsFolder, "--port", String(port)], {
-    env,
-    cwd: ROOT,
-    stdio: ["ignore", out, out],
-  });
-  fs.closeSync(out);
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-  return child;
-}
-
-/** SIGTERM (a graceful stop, which stops the runners too), then SIGKILL after `graceMs`. */
-async function stopProcess(child, graceMs = 10_000) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
-
-/** Last resort on exit or error: runners kill themselves when their parent goes away. */
-function killAllNow() {
-  for (const child of children) child.kill("SIGKILL");
-}
-
-// ---------------------------------------------------------------------------------------------
-// Resources: /proc sampling of the standalone process, its runner children and the machine
-
-function readProc(pid, file) {
-  try {
-    return fs.readFileSync(`/proc/${pid}/${file}`, "utf8");
-  } catch {
-    return null; // the process is gone
-  }
-}
-
-function statusKb(pid, field) {
-  const match = readProc(pid, "status")?.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
-  return match ? Number(match[1]) : 0;
-}
-
-/** utime + stime of a process in clock ticks, or null when it is gone. */
-function cpuTicks(pid) {
-  const stat = readProc(pid, "stat");
-  if (!stat) return null;
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-/** Busy clock ticks of the whole machine, all cores. */
-function machineBusyTicks() {
-  const [, user, nice, system, , , irq, softirq, steal] = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/);
-  return [user, nice, system, irq, softirq, steal].reduce((sum, v) => sum + Number(v), 0);
-}
-
-const runnerCache = new Map(); // pid → is it a runner (its command line does not change)
-
-/** Pids of the runner processes forked by `pid`. */
-function runnerPids(pid) {
-  let threads = [];
-  try {
-    threads = fs.readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return [];
-  }
-  const kids = threads.flatMap((tid) => (readProc(pid, `task/${tid}/children`) ?? "").trim().split(/\s+/).filter(Boolean));
-  return kids.map(Number).filter((kid) => {
-    if (!runnerCache.has(kid)) runnerCache.set(kid, readProc(kid, "cmdline")?.includes("runner-child.js") ?? false);
-    return runnerCache.get(kid);
-  });
-}
-
-/**
- * Samples memory and CPU every SAMPLE_MS until stopped. stop() returns peak RSS in MB (the standalone
- * process; its runners summed) and the CPU seconds used since start by the standalone process, by its
- * runners (new ones from their birth, so their start-up counts) and by the whole machine.
- */
-function startMonitor(pid) {
-  runnerCache.clear();
-  const started = Date.now();
-  const machineStart = machineBusyTicks();
-  const mainStart = cpuTicks(pid) ?? 0;
-  const runnerStart = new Map(runnerPids(pid).map((r) => [r, cpuTicks(r) ?? 0]));
-  const runnerLast = new Map(runnerStart);
-  const peak = { mainRssMb: 0, runnersRssMb: 0, runners: 0 };
-  let mainLast = mainStart;
-
-  const sample = () => {
-    peak.mainRssMb = Math.max(peak.mainRssMb, statusKb(pid, "VmRSS") / 1024);
-    mainLast = cpuTicks(pid) ?? mainLast;
-    const runners = runnerPids(pid);
-    let summedKb = 0;
-    for (const runner of runners) {
-      summedKb += statusKb(runner, "VmRSS");
-      runnerLast.set(runner, cpuTicks(runner) ?? runnerLast.get(runner) ?? 0);
-    }
-    peak.runnersRssMb = Math.max(peak.runnersRssMb, summedKb / 1024);
-    peak.runners = Math.max(peak.runners, runners.length);
-  };
-  const timer = setInterval(sample, SAMPLE_MS);
-
-  return function stop() {
-    clearInterval(timer);
-    sample();
-    let runnerTicks = 0;
-    for (const [runner, last] of runnerLast) runnerTicks += last - (runnerStart.get(runner) ?? 0);
-    return {
-      ...peak,
-      mainHwmMb: statusKb(pid, "VmHWM") / 1024,
-      cpu: {
-        wallS: (Date.now() - started) / 1000,
-        cores: os.cpus().length,
-        mainS: (mainLast - mainStart) / CLOCK_TICKS_PER_S,
-        runnersS: runnerTicks / CLOCK_TICKS_PER_S,
-        machineS: (machineBusyTicks() - machineStart) / CLOCK_TICKS_PER_S,
-      },
-    };
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// DB: polling and figures, through Aloft's own store so that both dialects read the same way
-
-async function openBenchStore(url) {
-  const { openStore } = await distModule("store/db.js");
-  return openStore(url, { poolSize: 2 });
-}
-
-/** Waits until the processor has written both bench DAGs, or the standalone process dies. */
-async function waitForDags(store, standalone) {
-  const deadline = Date.now() + PARSE_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (standalone.exitCode !== null) throw new Error(`standalone exited with code ${standalone.exitCode}`);
-    const rows = await store.db
-      .selectFrom("dag")
-      .select("dag_id")
-      .where("dag_id", "in", [CHAIN_DAG, FAN_DAG])
-      .where("is_active", "=", 1)
-      .execute();
-    if (rows.length === 2) return;
-    await sleep(200);
-  }
-  throw new Error(`the bench DAGs were not parsed within ${PARSE_TIMEOUT_MS / 1000} s`);
-}
-
-/** Triggers a run with the CLI and returns its dag_run id. */
-async function trigger(env, store, dagId) {
-  const { run_id: runId } = JSON.parse(await aloft(env, "dags", "trigger", dagId, "--json"));
-  const row = await store.db
-    .selectFrom("dag_run")
-    .select("id")
-    .where("dag_id", "=", dagId)
-    .where("run_id", "=", runId)
-    .executeTakeFirstOrThrow();
-  return row.id;
-}
-
-/** Polls the run until it finishes; logs task states every 2 s. Returns the run's final state. */
-async function waitForRun(store, runId, standalone, label) {
-  const started = Date.now();
-  let lastReport = started;
-  while (Date.now() - started < RUN_TIMEOUT_MS) {
-    if (standalone.exitCode !== null) throw new Error(`standalone exited with code ${standalone.exitCode}`);
-    const run = await store.db.selectFrom("dag_run").select("state").where("id", "=", runId).executeTakeFirstOrThrow();
-    if (run.state === "success" || run.state === "failed") return run.state;
-    if (Date.now() - lastReport >= 2_000) {
-      lastReport = Date.now();
-      const counts = await store.db
-        .selectFrom("task_instance")
-        .select((eb) => ["state", eb.fn.countAll().as("n")])
-        .where("dag_run_id", "=", runId)
-        .groupBy("state")
-        .execute();
-      const states = counts.map((c) => `${c.state ?? "none"}=${Number(c.n)}`).join(" ") || "no task instances yet";
-      log(`  ${label}: run ${run.state} for ${((lastReport - started) / 1000).toFixed(0)} s; ${states}`);
-    }
-    await sleep(POLL_MS);
-  }
-  throw new Error(`${label}: the run did not finish within ${RUN_TIMEOUT_MS / 1000} s`);
-}
-
-function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
-function summarize(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted.at(-1) };
-}
-
-/**
- * Start latency of each chain task: its recorded start (XCom) minus its upstream's end_date. Also
- * splits it, by the DB's timestamps, into: upstream end → the scheduling pass that queued the task
- * (queued_at is that pass's clock), → the executor's claim (task_try.start_date), → the task's start.
- */
-async function chainLatency(store, runId) {
-  const rows = await store.db
-    .selectFrom("task_instance as ti")
-    .innerJoin("task_try as tt", (join) => join.onRef("tt.ti_id", "=", "ti.id").onRef("tt.try_number", "=", "ti.try_number"))
-    .leftJoin("xcom as x", (join) => join.onRef("x.ti_id", "=", "ti.id").on("x.key", "=", "return_value"))
-    .select(["ti.task_id", "ti.queued_at", "ti.end_date", "tt.start_date as claimed_at", "x.value"])
-    .where("ti.dag_run_id", "=", runId)
-    .orderBy("ti.task_id")
-    .execute();
-  if (rows.length !== CHAIN_LENGTH) throw new Error(`the chain run has ${rows.length} tries, not ${CHAIN_LENGTH}`);
-  const total = [];
-  const segments = { toPass: [], toClaim: [], toStart: [] };
-  for (let i = 1; i < rows.length; i++) {
-    const [upstream, ti] = [rows[i - 1], rows[i]];
-    if (ti.value === null) throw new Error(`chain task ${ti.task_id} returned no start time`);
-    const start = Number(JSON.parse(ti.value));
-    total.push(start - Number(upstream.end_date));
-    segments.toPass.push(Number(ti.queued_at) - Number(upstream.end_date));
-    segments.toClaim.push(Number(ti.claimed_at) - Number(ti.queued_at));
-    segments.toStart.push(start - Number(ti.claimed_at));
-  }
-  const median = (values) => summarize(values).p50;
-  return {
-    ...summarize(total),
-    segments: { toPass: median(segments.toPass), toClaim: median(segments.toClaim), toStart: median(segments.toStart) },
-  };
-}
-
-/** Tasks per second of a run: its task count over first queued_at → last end_date. */
-async function runThroughput(store, runId) {
-  const row = await store.db
-    .selectFrom("task_instance")
-    .select((eb) => [eb.fn.countAll().as("n"), eb.fn.min("queued_at").as("first"), eb.fn.max("end_date").as("last")])
-    .where("dag_run_id", "=", runId)
-    .executeTakeFirstOrThrow();
-  const seconds = (Number(row.last) - Number(row.first)) / 1000;
-  return { tasks: Number(row.n), seconds, perSecond: Number(row.n) / seconds };
-}
-
-// ---------------------------------------------------------------------------------------------
-// One scenario: a fresh home and DB, one standalone process; the chain run, then the fan run twice
-// (the second, on runners already started, is a diagnostic: it shows what runner start-up costs)
+// One scenario: a fresh home and DB, one standalone process (plus workers on a broker); the chain run,
+// then the fan run twice (the second, on runners already started, is a diagnostic: it shows what
+// runner start-up costs); on a broker, then the bare queue's fan.
 
 async function measureChain(ctx) {
   log(`${ctx.label}: chain of ${CHAIN_LENGTH} tasks`);
   const runId = await trigger(ctx.env, ctx.store, CHAIN_DAG);
-  const state = await waitForRun(ctx.store, runId, ctx.standalone, `${ctx.label} chain`);
+  const state = await waitForRun(ctx.store, runId, ctx.processes, `${ctx.label} chain`);
   const latency = await chainLatency(ctx.store, runId);
   log(`${ctx.label}: chain ${state}; start latency p50 ${latency.p50} ms, p99 ${latency.p99} ms`);
   return { state, latency };
@@ -395,58 +73,88 @@ async function measureChain(ctx) {
 
 async function measureFan(ctx, which) {
   log(`${ctx.label}: fan-out of ${FAN_WIDTH} tasks (${which})`);
-  const stopMonitor = startMonitor(ctx.standalone.pid);
+  const stopMonitor = startMonitor(ctx.processes.map((p) => p.child.pid));
+  const servers = Object.entries(ctx.servers);
+  const stopServers = await Promise.all(servers.map(async ([, pids]) => startCpuCount(await pids())));
   const runId = await trigger(ctx.env, ctx.store, FAN_DAG);
-  const state = await waitForRun(ctx.store, runId, ctx.standalone, `${ctx.label} fan`);
-  const resources = stopMonitor();
+  const state = await waitForRun(ctx.store, runId, ctx.processes, `${ctx.label} fan`);
+  const monitored = stopMonitor();
+  const serversCpuS = {};
+  for (const [i, [name, pids]] of servers.entries()) serversCpuS[name] = stopServers[i](await pids());
+  const [main, ...workers] = monitored.processes;
+  const resources = { main, workers, cpu: { ...monitored.cpu, ...serversCpuS } };
   const throughput = await runThroughput(ctx.store, runId);
-  log(`${ctx.label}: fan ${state}; ${throughput.perSecond.toFixed(0)} tasks/s, standalone peak RSS ${resources.mainRssMb.toFixed(0)} MB`);
-  return { state, throughput, resources };
+  const segments = await fanSegments(ctx.store, runId);
+  log(
+    `${ctx.label}: fan ${state}; ${throughput.perSecond.toFixed(0)} tasks/s, run start → end ${throughput.runSeconds.toFixed(2)} s, ` +
+      `${ctx.processes[0].name} peak RSS ${main.rssMb.toFixed(0)} MB`,
+  );
+  return { state, throughput, segments, resources };
 }
 
 /**
- * @param {{ label: string, dialect: "sqlite"|"postgres", settings: Record<string,string>, cpuProfDir?: string, keep: boolean }} scenario
+ * @param {{ label: string, dialect: "sqlite"|"postgres", settings: Record<string,string>,
+ *   broker?: import("./brokers.mjs").BenchBroker, workerConcurrency?: number, cpuProfDir?: string, keep: boolean }} scenario
  */
 async function runScenario(scenario) {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), "aloft-bench-"));
   const dagsFolder = path.join(home, "dags");
   const logFile = path.join(home, "standalone.log");
-  writeDagFiles(dagsFolder);
+  const { broker } = scenario;
+  writeDagFiles(dagsFolder, broker ? { queue: BENCH_QUEUE } : {});
   const settings = { ...scenario.settings };
   if (scenario.dialect === "postgres") settings.ALOFT_DATABASE_URL = await freshPostgresDatabase();
+  if (broker) {
+    settings.ALOFT_EXECUTOR = broker.url;
+    await broker.tidy();
+  }
   const env = scenarioEnv(home, settings);
   await aloft(env, "db", "migrate");
+  const busyBefore = await machineBusy(BUSY_SAMPLE_MS);
 
   const port = await freePort();
-  const standalone = startStandalone({ env, dagsFolder, port, logFile, cpuProfDir: scenario.cpuProfDir });
-  log(`${scenario.label}: standalone pid ${standalone.pid}, port ${port}, home ${home}`);
+  const cpuProfDir = scenario.cpuProfDir;
+  const standalone = startAloft(["standalone", "--dags", dagsFolder, "--port", String(port)], { env, logFile, cpuProfDir });
+  const processes = [{ name: broker ? "scheduler (standalone)" : "standalone", child: standalone, logFile }];
+  if (broker) processes.push(...startWorkers({ env, home, concurrency: scenario.workerConcurrency, cpuProfDir }));
+  log(`${scenario.label}: ${processes.map((p) => `${p.name} pid ${p.child.pid}`).join(", ")}; port ${port}, home ${home}`);
   const store = await openBenchStore(settings.ALOFT_DATABASE_URL ?? `sqlite://${path.join(home, "aloft.db")}`);
   let failed = false;
+  let result;
   try {
-    await waitForDags(store, standalone);
-    const ctx = { label: scenario.label, env, store, standalone };
+    await waitForDags(store, processes);
+    // Servers whose CPU the fan runs count, when they run on this machine.
+    const servers = {
+      ...(scenario.dialect === "postgres" ? { dbS: () => postgresBackendPids(store) } : {}),
+      ...(broker ? { brokerS: () => pidsByCommand(broker.serverCommand) } : {}),
+    };
+    const ctx = { label: scenario.label, env, store, processes, servers };
     const chain = await measureChain(ctx);
-    const fan = await measureFan(ctx, "cold: the runner pool grows");
+    const fan = await measureFan(ctx, "cold: the runner pools grow");
     const fanWarm = await measureFan(ctx, "again, on the runners already started");
-    return { ...scenario, chain, fan, fanWarm, logFile };
+    result = { ...scenario, chain, fan, fanWarm, busyBefore, logFile };
   } catch (error) {
     failed = true;
-    log(`${scenario.label}: FAILED: ${error.message}; last lines of ${logFile}:`);
-    process.stdout.write(tail(logFile, 15));
+    log(`${scenario.label}: FAILED: ${error.message}`);
+    for (const p of processes) process.stdout.write(`last lines of ${p.logFile} (${p.name}):\n${tail(p.logFile, 15)}`);
     return { ...scenario, error: error.message, logFile };
   } finally {
     await store.close();
-    await stopProcess(standalone);
-    if (!failed && !scenario.keep) fs.rmSync(home, { recursive: true, force: true });
+    await Promise.all(processes.map((p) => stopProcess(p.child)));
   }
-}
-
-function tail(file, lines) {
-  try {
-    return `${fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n")}\n`;
-  } catch {
-    return "(no log)\n";
+  // The bare queue runs with Aloft's processes stopped, on the same broker, with the same worker concurrency.
+  if (broker) {
+    log(`${scenario.label}: bare queue on the same ${broker.name}: ${broker.bareLabel}, ${WORKER_COUNT} processes × ${scenario.workerConcurrency}`);
+    try {
+      result.bare = await runBareBaseline(broker, scenario.workerConcurrency, home);
+    } catch (error) {
+      failed = true;
+      log(`${scenario.label}: the bare queue FAILED: ${error.message} (logs in ${home})`);
+      result.bare = { error: error.message };
+    }
   }
+  if (!failed && !scenario.keep) fs.rmSync(home, { recursive: true, force: true });
+  return result;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -462,10 +170,17 @@ function printRows(rows) {
   for (const row of rows.slice(1)) process.stdout.write(`${line(row)}\n`);
 }
 
+/** Peak RSS of the workers, each, against the RSS target. */
+function workersRss(workers) {
+  if (workers.length === 0) return "-";
+  return `${workers.map((w) => fixed(w.rssMb)).join(" / ")} MB ${mark(workers.every((w) => w.rssMb <= TARGETS.rssMb))}`;
+}
+
 /** The headline figures, against the targets. */
 function figuresRow(r) {
   const l = r.chain.latency;
   const { throughput, resources: m } = r.fan;
+  const runners = [m.main, ...m.workers];
   return [
     r.label,
     `${l.p50} ms ${mark(l.p50 <= TARGETS.p50Ms)}`,
@@ -474,25 +189,59 @@ function figuresRow(r) {
     `${l.max} ms`,
     `${fixed(throughput.perSecond)} ${mark(throughput.perSecond >= TARGETS.tasksPerS[r.dialect])}`,
     fixed(throughput.seconds, 2),
-    `${fixed(m.mainRssMb)} MB ${mark(m.mainRssMb <= TARGETS.rssMb)}`,
-    `${fixed(m.mainHwmMb)} MB`,
-    `${fixed(m.runnersRssMb)} MB (${m.runners})`,
+    `${fixed(m.main.rssMb)} MB ${mark(m.main.rssMb <= TARGETS.rssMb)}`,
+    `${fixed(m.main.hwmMb)} MB`,
+    workersRss(m.workers),
+    `${fixed(runners.reduce((sum, p) => sum + p.runnersRssMb, 0))} MB (${runners.reduce((sum, p) => sum + p.runners, 0)})`,
+  ];
+}
+
+/** Aloft's fan (run start → last task's end) over the bare queue's fan on the same broker. */
+function bareRows(r) {
+  if (r.bare.error) return [[r.label, "-", "-", `FAILED: ${r.bare.error}`, "-", "-"]];
+  const ratio = (aloftS) => aloftS / r.bare.seconds;
+  const { main, workers, cpu } = r.fan.resources;
+  const aloftCpuS = [main, ...workers].reduce((sum, p) => sum + p.cpuS + p.runnersCpuS, 0) + (cpu.dbS ?? 0) + (cpu.brokerS ?? 0);
+  const cold = ratio(r.fan.throughput.runSeconds);
+  const warm = ratio(r.fanWarm.throughput.runSeconds);
+  return [
+    [
+      r.label,
+      `${fixed(r.fan.throughput.runSeconds, 2)} s`,
+      `${fixed(r.fanWarm.throughput.runSeconds, 2)} s`,
+      `${fixed(r.bare.seconds, 2)} s (${r.bare.runs.map((s) => fixed(s, 2)).join(", ")})`,
+      `${fixed(cold, 2)}× ${mark(cold <= TARGETS.bareRatio)}`,
+      `${fixed(warm, 2)}× ${mark(warm <= TARGETS.bareRatio)}`,
+      `${r.bare.rssMb.map((mb) => fixed(mb)).join(" / ")} MB`,
+      `${fixed((aloftCpuS * 1000) / r.fan.throughput.tasks, 2)} / ${fixed(r.bare.cpuMsPerTask, 2)} ms`,
+    ],
   ];
 }
 
 /** Where time and CPU went: chain latency by segment, CPU of the cold fan run, the warm fan run. */
 function diagnosticsRow(r) {
   const s = r.chain.latency.segments;
-  const { wallS, cores, mainS, runnersS, machineS } = r.fan.resources.cpu;
-  const perTask = (cpuS) => `${fixed(cpuS, 2)} s = ${fixed((cpuS * 1000) / r.fan.throughput.tasks, 2)} ms/task`;
+  const { main, workers, cpu } = r.fan.resources;
+  const runners = [main, ...workers];
+  const runnersS = runners.reduce((sum, p) => sum + p.runnersCpuS, 0);
+  const workersS = workers.reduce((sum, p) => sum + p.cpuS, 0);
+  const perTask = (cpuS) => (cpuS === undefined || cpuS === null ? "-" : `${fixed(cpuS, 2)} s = ${fixed((cpuS * 1000) / r.fan.throughput.tasks, 2)} ms/task`);
+  const counted = main.cpuS + workersS + runnersS + (cpu.dbS ?? 0) + (cpu.brokerS ?? 0);
+  const warm = r.fanWarm.resources;
+  const warmRunnersS = [warm.main, ...warm.workers].reduce((sum, p) => sum + p.runnersCpuS, 0);
   return [
     r.label,
+    `${fixed(r.busyBefore * 100)} %`,
     `${s.toPass} / ${s.toClaim} / ${s.toStart} ms`,
-    `${fixed(machineS, 1)} of ${fixed(wallS * cores, 1)} s`,
-    perTask(mainS),
+    `${r.fan.segments.toClaim} / ${r.fan.segments.toEnd} ms; ${r.fan.segments.passes}`,
+    `${fixed(cpu.machineS, 1)} of ${fixed(cpu.wallS * cpu.cores, 1)} s`,
+    perTask(main.cpuS),
+    workers.length > 0 ? perTask(workersS) : "-",
     perTask(runnersS),
-    `${fixed(Math.max(0, machineS - mainS - runnersS), 2)} s`,
-    `${fixed(r.fanWarm.throughput.perSecond)} (${fixed(r.fanWarm.resources.cpu.runnersS, 2)} s runners)`,
+    perTask(cpu.dbS),
+    perTask(cpu.brokerS),
+    `${fixed(Math.max(0, cpu.machineS - counted), 2)} s`,
+    `${fixed(r.fanWarm.throughput.perSecond)} (${fixed(warmRunnersS, 2)} s runners)`,
   ];
 }
 
@@ -501,24 +250,70 @@ function printReport(results, skipped) {
   process.stdout.write(`\n== Aloft bench (${os.cpus().length} cores, Node ${process.version}) ==\n\n`);
   if (ok.length > 0) {
     printRows([
-      ["scenario", "chain p50", "p95", "p99", "max", "fan tasks/s", "fan s", "RSS standalone", "HWM", "RSS runners (n)"],
+      ["scenario", "chain p50", "p95", "p99", "max", "fan tasks/s", "fan s", "RSS standalone", "HWM", "RSS workers", "RSS runners (n)"],
       ...ok.map(figuresRow),
     ]);
     process.stdout.write(
       `\nTargets: chain start latency p50 ≤ ${TARGETS.p50Ms} ms, p99 ≤ ${TARGETS.p99Ms} ms ` +
         `(${CHAIN_LENGTH - 1} pairs: task's recorded start − upstream task_instance.end_date);\n` +
-        `fan throughput ≥ ${TARGETS.tasksPerS.sqlite} tasks/s on SQLite, ≥ ${TARGETS.tasksPerS.postgres} on PostgreSQL ` +
+        `fan throughput ≥ ${TARGETS.tasksPerS.sqlite} tasks/s on SQLite, ≥ ${TARGETS.tasksPerS.postgres} on PostgreSQL and on the brokers ` +
         `(${FAN_WIDTH + 2} tasks over max end_date − min queued_at, one run);\n` +
-        `RSS of the standalone process during the fan run ≤ ${TARGETS.rssMb} MB (peak VmRSS sampled every ${SAMPLE_MS} ms; ` +
-        `HWM = VmHWM over its life). Runners = peak of their summed VmRSS, outside the target.\n\n`,
+        `RSS of the standalone process (on a broker: the scheduler; and each worker) during the fan run ≤ ${TARGETS.rssMb} MB ` +
+        `(peak VmRSS sampled every ${SAMPLE_MS} ms; HWM = VmHWM over its life). Runners = peak of their summed VmRSS, outside the target.\n` +
+        `On a broker: the scheduler is \`aloft standalone --executor URL\` (PostgreSQL, parallelism as labelled) and ` +
+        `${WORKER_COUNT} \`aloft worker --concurrency N\` processes on one queue.\n\n`,
     );
+    const withBare = ok.filter((r) => r.bare);
+    if (withBare.length > 0) {
+      process.stdout.write(`Aloft against the bare queue on the same broker, same run (target: Aloft ≤ ${TARGETS.bareRatio}× the bare queue's time):\n`);
+      printRows([["scenario", "Aloft fan", "again, warm", "bare queue, fastest (runs)", "ratio", "ratio warm", "RSS bare workers", "CPU per task: Aloft / bare"], ...withBare.flatMap(bareRows)]);
+      process.stdout.write(
+        `Aloft fan = dag_run.start_date (the scheduler starts the run and creates its ${FAN_WIDTH + 2} task instances) → the join's end_date;\n` +
+          `Aloft also runs a root task before the ${FAN_WIDTH} and records every try (state, try row, log, heartbeat) in PostgreSQL.\n` +
+          `Bare queue = from adding the work to the end of its final job, fastest of ${BARE_RUNS} runs; ` +
+          `${WORKER_COUNT} processes with the Aloft workers' concurrency:\n`,
+      );
+      for (const broker of Object.values(BROKERS)) {
+        if (withBare.some((r) => r.broker === broker)) process.stdout.write(`  ${broker.name}: ${broker.bareLabel}\n`);
+      }
+      process.stdout.write(
+        "CPU per task = all CPU the fan used (Aloft: scheduler, workers, runners, PostgreSQL backends, broker server; " +
+          "bare: its workers, the broker server, the bench adding the work) over its tasks.\n",
+      );
+      for (const r of withBare.filter((r) => !r.bare.error)) {
+        const cold = r.fan.throughput.runSeconds / r.bare.seconds;
+        if (cold > TARGETS.bareRatio) {
+          process.stdout.write(
+            `TARGET MISSED ${r.label}: Aloft took ${fixed(cold, 1)}× the bare queue's time (target ≤ ${TARGETS.bareRatio}×).\n`,
+          );
+        }
+      }
+      process.stdout.write("\n");
+    }
     process.stdout.write("Diagnostics (not targets):\n");
     printRows([
-      ["scenario", "chain p50: end→pass / →claim / →start", "fan CPU: machine busy", "standalone", "runners", "other", "fan again, warm pool"],
+      [
+        "scenario",
+        "busy before",
+        "chain p50: end→pass / →claim / →start",
+        "fan p50: queued→claim / →end; passes",
+        "fan CPU: machine busy",
+        "standalone",
+        "workers",
+        "runners",
+        "PostgreSQL",
+        "broker",
+        "other",
+        "fan again, warm pool",
+      ],
       ...ok.map(diagnosticsRow),
     ]);
     process.stdout.write(
-      "other = the DB server, the CLI, the bench itself and anything else running on the machine.\n",
+      "fan p50 = medians over the cold fan's tries; passes = scheduling passes that queued them.\n" +
+        `busy before = the machine's CPU use (all cores) in the ${BUSY_SAMPLE_MS / 1000} s before the scenario started: others' load.\n` +
+        "standalone = the standalone process (on a broker: the scheduler); PostgreSQL = the backends connected to the bench's " +
+        "database; broker = the broker server's processes (shared with anyone else using it);\n" +
+        "other = the CLI, the bench itself, PostgreSQL's background processes and anything else running on the machine.\n",
     );
   }
   for (const r of results.filter((r) => r.error)) process.stdout.write(`FAILED ${r.label}: ${r.error} (log: ${r.logFile})\n`);
@@ -530,6 +325,8 @@ function printReport(results, skipped) {
 
 // ---------------------------------------------------------------------------------------------
 
+class UsageError extends Error {}
+
 function parseOptions() {
   const { values } = parseArgs({
     options: {
@@ -540,30 +337,62 @@ function parseOptions() {
       keep: { type: "boolean", default: false },
     },
   });
-  if (values.only && !["sqlite", "postgres"].includes(values.only)) throw new Error(`--only takes sqlite or postgres, not ${values.only}`);
+  const only = values.only?.split(",").map((s) => s.trim()).filter(Boolean) ?? ALL;
+  const unknown = only.filter((s) => !ALL.includes(s));
+  if (unknown.length > 0 || only.length === 0) {
+    throw new UsageError(`--only takes a comma-separated list of ${ALL.join(", ")}; got '${values.only}'`);
+  }
+  const parallelisms = values.parallelism.split(",").filter(Boolean).map(Number);
+  const bad = parallelisms.find((p) => !Number.isInteger(p) || p < 1);
+  if (bad !== undefined) throw new UsageError(`--parallelism takes positive whole numbers separated by commas; got '${values.parallelism}'`);
   const cpuProfDir = values["cpu-prof"] ? path.resolve(values["cpu-prof"]) : undefined;
   if (cpuProfDir) fs.mkdirSync(cpuProfDir, { recursive: true });
   return {
-    dialects: values.only ? [values.only] : ["sqlite", "postgres"],
-    parallelisms: values.parallelism.split(",").filter(Boolean).map(Number),
+    targets: ALL.filter((t) => only.includes(t)),
+    parallelisms,
     cpuProfDir,
     build: values.build,
     keep: values.keep,
   };
 }
 
-/** The defaults' scenario first (the headline), then one per extra parallelism. */
-async function scenariosFor(dialect, options) {
+/**
+ * The defaults' scenario first (the headline), then one per extra parallelism. On a broker each
+ * worker takes half the scheduler's parallelism, so the two can keep every slot busy.
+ */
+async function scenariosFor(target, options) {
   const { loadConfig } = await distModule("config.js");
   const defaults = loadConfig({ env: {} }).config;
-  const name = dialect === "sqlite" ? "SQLite" : "PostgreSQL";
-  const common = { dialect, cpuProfDir: options.cpuProfDir, keep: options.keep };
+  const common = { cpuProfDir: options.cpuProfDir, keep: options.keep };
+  const extra = options.parallelisms.filter((p) => p !== defaults.parallelism);
+  const broker = BROKERS[target];
+  if (!broker) {
+    const name = target === "sqlite" ? "SQLite" : "PostgreSQL";
+    return [
+      { ...common, dialect: target, label: `${name} defaults (parallelism ${defaults.parallelism})`, settings: {} },
+      ...extra.map((p) => ({ ...common, dialect: target, label: `${name} parallelism ${p}`, settings: { ALOFT_PARALLELISM: String(p) } })),
+    ];
+  }
+  const onBroker = (parallelism, workerConcurrency, what) => ({
+    ...common,
+    dialect: "postgres",
+    broker,
+    workerConcurrency,
+    label: `${[broker.name, what].filter(Boolean).join(" ")}: parallelism ${parallelism}, ${WORKER_COUNT} workers × ${workerConcurrency}`,
+    settings: parallelism === defaults.parallelism ? {} : { ALOFT_PARALLELISM: String(parallelism) },
+  });
   return [
-    { ...common, label: `${name} defaults (parallelism ${defaults.parallelism})`, settings: {} },
-    ...options.parallelisms
-      .filter((p) => p !== defaults.parallelism)
-      .map((p) => ({ ...common, label: `${name} parallelism ${p}`, settings: { ALOFT_PARALLELISM: String(p) } })),
+    onBroker(defaults.parallelism, defaults.workerConcurrency, "defaults"),
+    ...extra.map((p) => onBroker(p, Math.ceil(p / WORKER_COUNT), "")),
   ];
+}
+
+/** Why `target`'s servers cannot be used, or null. PostgreSQL is checked once. */
+async function unavailable(target, checkPostgres) {
+  if (target === "sqlite") return null;
+  const pg = await checkPostgres();
+  if (pg) return BROKERS[target] ? `${BROKERS[target].name} scenarios run on PostgreSQL: ${pg}` : pg;
+  return BROKERS[target] ? BROKERS[target].unavailable() : null;
 }
 
 async function main() {
@@ -571,32 +400,28 @@ async function main() {
   await ensureBuilt(options.build);
   const results = [];
   const skipped = [];
-  for (const dialect of options.dialects) {
-    if (dialect === "postgres") {
-      const why = await postgresUnavailable();
-      if (why) {
-        log(`skipping PostgreSQL: ${why}`);
-        skipped.push(why);
-        continue;
-      }
+  let pgCheck;
+  const checkPostgres = () => (pgCheck ??= postgresUnavailable());
+  for (const target of options.targets) {
+    const why = await unavailable(target, checkPostgres);
+    if (why) {
+      log(`skipping ${target}: ${why}`);
+      skipped.push(why);
+      continue;
     }
-    for (const scenario of await scenariosFor(dialect, options)) results.push(await runScenario(scenario));
+    for (const scenario of await scenariosFor(target, options)) {
+      // A server that goes away during setup fails this scenario only.
+      results.push(await runScenario(scenario).catch((error) => ({ ...scenario, error: error.message, logFile: "none" })));
+    }
   }
   printReport(results, skipped);
 }
 
-for (const signal of ["SIGINT", "SIGTERM"]) {
-  process.on(signal, () => {
-    killAllNow();
-    process.exit(130);
-  });
-}
-process.on("exit", killAllNow);
+killChildrenOnExit();
 
 try {
   await main();
 } catch (error) {
-  process.stderr.write(`bench failed: ${error.stack ?? error}\n`);
-  killAllNow();
+  process.stderr.write(error instanceof UsageError ? `bench: ${error.message}\n` : `bench failed: ${error.stack ?? error}\n`);
   process.exitCode = 1;
 }
