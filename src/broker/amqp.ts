@@ -33,7 +33,8 @@ export class AmqpBroker implements Broker {
     private readonly logger: Logger,
   ) {
     this.url = maskDatabaseUrl(rawUrl);
-    this.connection = amqp.connect([rawUrl], { heartbeatIntervalInSeconds: 5, reconnectTimeInSeconds: 1 });
+    // noDelay: without it Nagle's algorithm holds each small message ~40 ms, on every hop of a try.
+    this.connection = amqp.connect([rawUrl], { heartbeatIntervalInSeconds: 5, reconnectTimeInSeconds: 1, connectionOptions: { noDelay: true } });
     let down = false;
     this.connection.on("disconnect", ({ err }) => {
       if (!down) logger.warn({ broker: this.url, err: err?.message }, "RabbitMQ connection lost; reconnecting");

@@ -1,8 +1,10 @@
 /**
  * The scheduler's side of a broker: it publishes queued tries to their queue, and hears which ended
- * from the workers' announcements. Announcements are best effort, so it also reads its tries back
- * from the DB every few seconds; a try still unclaimed after `resendMs` is published again (a broker
- * that restarted empty lost it; a second delivery of a try that was not lost only loses its claim).
+ * from the workers' announcements. An announcement only says where to look: the states are read from
+ * the DB (another deployment on the same broker announces task instance ids of its own database).
+ * Announcements are best effort, so it also reads all its tries back every few seconds; a try still
+ * unclaimed after `resendMs` is published again (a broker that restarted empty lost it; a second
+ * delivery of a try that was not lost only loses its claim).
  */
 import type { Broker } from "../broker/broker.js";
 import type { Logger } from "../logging.js";
@@ -44,7 +46,10 @@ export class BrokerExecutor implements Executor {
 
   /** Subscribes to the workers' announcements of finished tries. */
   async start(): Promise<void> {
-    await this.broker.onFinished((finished) => this.finished(finished));
+    await this.broker.onFinished((finished) => {
+      const ids = finished.map((f) => f.tiId).filter((id) => this.sent.has(id));
+      if (ids.length > 0) void this.readBack(ids, false);
+    });
   }
 
   freeSlots(): number {
@@ -75,15 +80,24 @@ export class BrokerExecutor implements Executor {
     for (const listener of this.listeners) listener(ours);
   }
 
-  /** Drops tries that ended without an announcement reaching us, and sends again the ones still unclaimed. */
+  /** Every few seconds: tries that ended without an announcement reaching us, and unclaimed ones to send again. */
   private async reconcile(): Promise<void> {
     if (this.reconciling || this.sent.size === 0) return;
     this.reconciling = true;
     try {
+      await this.readBack([...this.sent.keys()], true);
+    } finally {
+      this.reconciling = false;
+    }
+  }
+
+  /** Reads the given tries from the DB: tells the listeners about the ones that ended; with `resend`, sends the stale unclaimed ones again. */
+  private async readBack(ids: number[], resend: boolean): Promise<void> {
+    try {
       const now = Date.now();
       const ended: FinishedTi[] = [];
-      const resend: TryRequest[] = [];
-      for (const part of chunks([...this.sent.keys()])) {
+      const again: TryRequest[] = [];
+      for (const part of chunks(ids)) {
         const rows = await this.store.db
           .selectFrom("task_instance")
           .select(["id", "state", "try_number", "next_try_at"])
@@ -91,13 +105,14 @@ export class BrokerExecutor implements Executor {
           .execute();
         const byId = new Map(rows.map((r) => [r.id, r]));
         for (const id of part) {
-          const sent = this.sent.get(id)!;
+          const sent = this.sent.get(id);
+          if (!sent) continue;
           const row = byId.get(id);
           const sameTry = row?.try_number === sent.request.tryNumber;
           if (sameTry && row.state === "queued") {
-            if (now - sent.sentAt >= this.options.resendMs) {
+            if (resend && now - sent.sentAt >= this.options.resendMs) {
               sent.sentAt = now;
-              resend.push(sent.request);
+              again.push(sent.request);
             }
           } else if (!row?.state) {
             // Gone, or back to none (handed back, cleared): nothing to announce; the next tick reads it.
@@ -107,18 +122,16 @@ export class BrokerExecutor implements Executor {
           }
         }
       }
-      if (resend.length > 0) {
+      if (again.length > 0) {
         this.options.logger.warn(
-          { tries: resend.length, broker: this.broker.url, after_ms: this.options.resendMs },
+          { tries: again.length, broker: this.broker.url, after_ms: this.options.resendMs },
           "tries were not claimed in time (broker restarted, or no worker serves their queue); sending them again",
         );
-        this.publish(resend);
+        this.publish(again);
       }
       this.finished(ended);
     } catch (error) {
       this.options.logger.warn({ err: (error as Error).message }, "could not read back tries sent to the broker; trying again");
-    } finally {
-      this.reconciling = false;
     }
   }
 
