@@ -22,6 +22,8 @@ export class RedisBroker implements Broker {
   private readonly queues = new Map<string, Queue>();
   private readonly workers: Worker[] = [];
   private readonly connections: Redis[] = [];
+  /** Set by close(), so that our own disconnects are not logged as losses. */
+  private closing = false;
 
   constructor(
     private readonly rawUrl: string,
@@ -37,10 +39,13 @@ export class RedisBroker implements Broker {
       retryStrategy: (attempt) => Math.min(attempt * 200, 5_000),
     });
     let down = false;
-    redis.on("error", (error: Error) => {
-      if (!down) this.logger.warn({ broker: this.url, purpose, err: error.message }, "Redis connection failed; reconnecting");
+    const lost = (err?: string) => {
+      if (!down && !this.closing) this.logger.warn({ broker: this.url, purpose, err }, "Redis connection lost; reconnecting");
       down = true;
-    });
+    };
+    // A quick restart shows only as "close"; a Redis that stays away also gives connection errors.
+    redis.on("close", () => lost());
+    redis.on("error", (error: Error) => lost(error.message));
     redis.on("ready", () => {
       if (down) this.logger.info({ broker: this.url, purpose }, "Redis connection restored");
       down = false;
@@ -132,6 +137,7 @@ export class RedisBroker implements Broker {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((w) => w.close(true)));
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     for (const c of this.connections) c.disconnect();

@@ -195,13 +195,16 @@ for (const broker of brokers) {
       });
 
       test(`${broker.name} restarted mid-run: the run completes and no task runs twice`, async () => {
-        await worker("r1", [q.chain]);
+        const w = await worker("r1", [q.chain]);
         const runId = await aloft.trigger("chain");
         await waitFor("the chain to be under way", async () => (count("c2") === 1 ? true : undefined), 60_000);
         await broker.restart();
         const run = await aloft.waitForRun("chain", runId, 120_000);
         assert.equal(run.state, "success");
         for (let i = 0; i < 8; i++) assert.equal(count(`c${i}`), 1, `c${i} ran once`);
+        // The worker said so when it lost the broker and when it was back.
+        assert.match(w.stderr, /"msg":"(Redis|RabbitMQ) connection lost; reconnecting"/);
+        assert.match(w.stderr, /"msg":"(Redis|RabbitMQ) connection restored"/);
         assert.ok((await tries("chain", runId)).every((t) => t.try_number === 1 && t.state === "success"));
       });
 
