@@ -32,15 +32,20 @@ export async function withStore<T>(flags: GlobalFlags, fn: (store: Store, config
   const { config } = resolveConfig(flags);
   const store = await openStore(config.databaseUrl, { poolSize: 2 });
   try {
-    const pending = await pendingMigrations(store);
-    if (pending.length > 0) {
-      throw new UsageError(
-        `the metadata database is not set up (missing migrations: ${pending.join(", ")}): run 'aloft db migrate' first`,
-      );
-    }
+    await requireMigrated(store);
     return await fn(store, config);
   } finally {
     await store.close();
+  }
+}
+
+/** Fails with what to run when the schema is not in place (missing migrations). */
+export async function requireMigrated(store: Store): Promise<void> {
+  const pending = await pendingMigrations(store);
+  if (pending.length > 0) {
+    throw new UsageError(
+      `the metadata database is not set up (missing migrations: ${pending.join(", ")}): run 'aloft db migrate' first`,
+    );
   }
 }
 

@@ -30,10 +30,10 @@ export class WorkerHeartbeat {
   private async beat(): Promise<void> {
     const { store, identity, logger } = this.options;
     try {
-      const state = await heartbeat(store, identity.name, this.options.stats());
+      const alive = await heartbeat(store, identity.name, this.options.stats());
       if (this.failing) logger.info({ worker: identity.name }, "heartbeats reach the DB again");
       this.failing = false;
-      if (state === "dead" || state === undefined) {
+      if (!alive) {
         // A scheduler gave up on us and settled our tries (their runners are stopped by the executor's
         // watch, since their task instances changed). Come back as a new life of the same worker.
         logger.error(

@@ -7,7 +7,7 @@ import os from "node:os";
 import { sql } from "kysely";
 import { UsageError } from "../errors.js";
 import type { Store } from "../store/db.js";
-import type { WorkerKind, WorkerState } from "../store/schema.js";
+import type { WorkerKind } from "../store/schema.js";
 import { VERSION } from "../version.js";
 
 export interface WorkerIdentity {
@@ -70,18 +70,17 @@ export async function registerWorker(store: Store, identity: WorkerIdentity, tim
 }
 
 /**
- * Records a heartbeat; returns the worker's state as the DB has it. "dead" means a scheduler gave up
- * on this worker (its heartbeats stopped reaching the DB for too long) and settled its tries.
+ * Records a heartbeat; false when the row is no longer running or stopping: a scheduler gave up on
+ * this worker (its heartbeats did not reach the DB in time) and settled its tries, or the row is gone.
  */
-export async function heartbeat(store: Store, name: string, stats: WorkerStats): Promise<WorkerState | undefined> {
-  await store.db
+export async function heartbeat(store: Store, name: string, stats: WorkerStats): Promise<boolean> {
+  const result = await store.db
     .updateTable("worker")
     .set({ last_heartbeat: store.nowMs(), running: stats.running, tries_done: stats.triesDone, tries_failed: stats.triesFailed })
     .where("name", "=", name)
     .where("state", "in", ["running", "stopping"])
-    .execute();
-  const row = await store.db.selectFrom("worker").select("state").where("name", "=", name).executeTakeFirst();
-  return row?.state;
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }
 
 export async function setWorkerState(store: Store, name: string, state: "stopping" | "stopped" | "running", reason: string | null = null): Promise<void> {

@@ -1,14 +1,13 @@
 /** `aloft worker` (run tries from a broker) and `aloft workers list` (what Flower shows Celery users). */
-import os from "node:os";
 import type { Command } from "commander";
 import { checkQueueName, DEFAULT_QUEUE, isBrokerUrl, openBroker } from "../../broker/broker.js";
 import { UsageError } from "../../errors.js";
 import { createLogger, silentLogger } from "../../logging.js";
 import { openStore } from "../../store/db.js";
-import { pendingMigrations } from "../../store/migrate.js";
 import { maskDatabaseUrl } from "../../store/url.js";
+import { defaultWorkerName } from "../../worker/registry.js";
 import { Worker } from "../../worker/worker.js";
-import { iso, printRows, resolveConfig, withGlobalFlags, withStore, type GlobalFlags } from "../context.js";
+import { iso, printRows, requireMigrated, resolveConfig, withGlobalFlags, withStore, type GlobalFlags } from "../context.js";
 
 interface WorkerFlags extends GlobalFlags {
   queues?: string;
@@ -41,13 +40,12 @@ export function registerWorkerCommands(program: Command): void {
     if (config.workerConcurrency < 1) throw new UsageError("--concurrency must be at least 1");
 
     const store = await openStore(config.databaseUrl, { poolSize: Math.min(10, config.workerConcurrency + 2) });
-    const pending = await pendingMigrations(store);
-    if (pending.length > 0) {
+    await requireMigrated(store).catch(async (error: Error) => {
       await store.close();
-      throw new UsageError(`the metadata database is not set up (missing migrations: ${pending.join(", ")}): run 'aloft db migrate' first`);
-    }
+      throw error;
+    });
     const broker = await openBroker(config.executor, logger);
-    const name = flags.name ?? `worker@${os.hostname()}:${process.pid}`;
+    const name = flags.name ?? defaultWorkerName("remote");
     const worker = new Worker({ store, broker, config, logger, name, queues, concurrency: config.workerConcurrency });
     await worker.start();
 
@@ -84,14 +82,17 @@ export function registerWorkerCommands(program: Command): void {
   ).action(async (flags: GlobalFlags & { json?: boolean }) => {
     await withStore(flags, async (store, config) => {
       const now = Number((await store.db.selectNoFrom(store.nowMs().as("now")).executeTakeFirstOrThrow()).now);
-      const rows = await store.db.selectFrom("worker").selectAll().orderBy("state").orderBy("name").execute();
+      const rows = (await store.db.selectFrom("worker").selectAll().orderBy("state").orderBy("name").execute()).map((w) => ({
+        ...w,
+        queueList: JSON.parse(w.queues) as string[],
+      }));
       const list = rows.map((w) => ({
         name: w.name,
         state: w.state,
         kind: w.kind,
         host: w.hostname,
         pid: w.pid,
-        queues: (JSON.parse(w.queues) as string[]).join(","),
+        queues: w.queueList.join(","),
         concurrency: w.concurrency,
         running: w.running,
         done: w.tries_done,
@@ -108,13 +109,13 @@ export function registerWorkerCommands(program: Command): void {
         .where("state", "=", "queued")
         .groupBy("queue")
         .execute();
-      const names = new Set<string>([DEFAULT_QUEUE, ...queued.map((q) => q.queue), ...rows.filter((w) => w.kind === "remote").flatMap((w) => JSON.parse(w.queues) as string[])]);
+      const names = new Set<string>([DEFAULT_QUEUE, ...queued.map((q) => q.queue), ...rows.filter((w) => w.kind === "remote").flatMap((w) => w.queueList)]);
       const waiting = await brokerDepths(config.executor, [...names]);
       const queues = [...names].sort().map((queue) => ({
         queue,
         queued_tries: Number(queued.find((q) => q.queue === queue)?.n ?? 0),
         waiting_in_broker: waiting instanceof Map ? (waiting.get(queue) ?? 0) : waiting,
-        workers: rows.filter((w) => w.kind === "remote" && w.state === "running" && (JSON.parse(w.queues) as string[]).includes(queue)).length,
+        workers: rows.filter((w) => w.kind === "remote" && w.state === "running" && w.queueList.includes(queue)).length,
       }));
       if (flags.json) {
         process.stdout.write(`${JSON.stringify({ workers: list, queues }, null, 2)}\n`);
