@@ -9,18 +9,22 @@
  *   redis, rabbitmq    `aloft standalone --executor <broker>` on PostgreSQL, with 2 `aloft worker` processes;
  *                      then, on the same broker, a bare queue doing the same fan (bench/brokers.mjs),
  *                      and the ratio of Aloft's time to the bare queue's.
+ * and, apart, the HA scheduler's failover (bench/failover.mjs), on PostgreSQL with 2 `aloft scheduler` nodes
+ * and default HA settings, 20 trials each: kill -9 of the active controller → the new leader's first
+ * scheduling commit; kill -9 of the active node's scheduling child → the child running again.
  * Figures are printed, never asserted: a missed target does not change the exit code.
  *
  * Usage: npm run bench [-- options]
- *   --only LIST              scenarios to run, comma-separated: sqlite, postgres, redis, rabbitmq (default all)
+ *   --only LIST              scenarios to run, comma-separated: sqlite, postgres, redis, rabbitmq, failover (default all)
  *   --parallelism 8,64       ALOFT_PARALLELISM values measured after the defaults (the headline);
  *                            default "8,64", "" for the defaults only. On a broker, each of the 2 workers
  *                            gets half of it as its concurrency.
  *   --cpu-prof DIR           write a V8 CPU profile of each standalone and worker process into DIR
  *   --build                  run `npm run build` first (done anyway when dist/ is missing)
  *   --keep                   keep the temporary ALOFT_HOME folders
+ *   --failover-trials N      trials of each failover measure (default 20)
  * Env BENCH_PG_URL: the PostgreSQL server (default postgres://postgres@127.0.0.1:5432/test). The bench
- * uses a database of its own, aloft_bench, dropped and created again for every scenario.
+ * uses a database of its own, aloft_bench, dropped and created again for every scenario (failover: aloft_bench_failover).
  * Env BENCH_REDIS_URL (default redis://127.0.0.1:6379), BENCH_RABBITMQ_URL (default
  * amqp://guest:guest@127.0.0.1:5672): the brokers. The bench uses its own queues there ("bench" for
  * Aloft, "aloft-bench…" for the bare queue) and deletes them before and after; nothing else is touched.
@@ -32,6 +36,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { BARE_RUNS, BENCH_QUEUE, BROKERS, runBareBaseline, startWorkers, WORKER_COUNT } from "./brokers.mjs";
+import { FAILOVER_TRIALS, printFailoverReport, runFailover } from "./failover.mjs";
 import { machineBusy, pidsByCommand, SAMPLE_MS, startCpuCount, startMonitor } from "./lib/monitor.mjs";
 import { aloft, distModule, ensureBuilt, freePort, killChildrenOnExit, log, scenarioEnv, startAloft, stopProcess, tail } from "./lib/processes.mjs";
 import {
@@ -53,7 +58,7 @@ import {
 } from "./lib/runs.mjs";
 
 const TARGETS = { p50Ms: 10, p99Ms: 50, tasksPerS: { sqlite: 500, postgres: 1_000 }, rssMb: 200, bareRatio: 1.5 };
-const ALL = ["sqlite", "postgres", "redis", "rabbitmq"];
+const ALL = ["sqlite", "postgres", "redis", "rabbitmq", "failover"];
 /** How long the machine's load is sampled before each scenario (others may be using the machine). */
 const BUSY_SAMPLE_MS = 1_000;
 
@@ -245,7 +250,7 @@ function diagnosticsRow(r) {
   ];
 }
 
-function printReport(results, skipped) {
+function printReport(results, skipped, failover) {
   const ok = results.filter((r) => !r.error);
   process.stdout.write(`\n== Aloft bench (${os.cpus().length} cores, Node ${process.version}) ==\n\n`);
   if (ok.length > 0) {
@@ -316,6 +321,7 @@ function printReport(results, skipped) {
         "other = the CLI, the bench itself, PostgreSQL's background processes and anything else running on the machine.\n",
     );
   }
+  if (failover) printFailoverReport(failover, printRows);
   for (const r of results.filter((r) => r.error)) process.stdout.write(`FAILED ${r.label}: ${r.error} (log: ${r.logFile})\n`);
   for (const r of ok.filter((r) => [r.chain.state, r.fan.state, r.fanWarm.state].some((s) => s !== "success"))) {
     process.stdout.write(`NOTE ${r.label}: chain run ${r.chain.state}, fan runs ${r.fan.state} / ${r.fanWarm.state}\n`);
@@ -335,6 +341,7 @@ function parseOptions() {
       "cpu-prof": { type: "string" },
       build: { type: "boolean", default: false },
       keep: { type: "boolean", default: false },
+      "failover-trials": { type: "string", default: String(FAILOVER_TRIALS) },
     },
   });
   const only = values.only?.split(",").map((s) => s.trim()).filter(Boolean) ?? ALL;
@@ -345,6 +352,8 @@ function parseOptions() {
   const parallelisms = values.parallelism.split(",").filter(Boolean).map(Number);
   const bad = parallelisms.find((p) => !Number.isInteger(p) || p < 1);
   if (bad !== undefined) throw new UsageError(`--parallelism takes positive whole numbers separated by commas; got '${values.parallelism}'`);
+  const failoverTrials = Number(values["failover-trials"]);
+  if (!Number.isInteger(failoverTrials) || failoverTrials < 1) throw new UsageError(`--failover-trials takes a positive whole number; got '${values["failover-trials"]}'`);
   const cpuProfDir = values["cpu-prof"] ? path.resolve(values["cpu-prof"]) : undefined;
   if (cpuProfDir) fs.mkdirSync(cpuProfDir, { recursive: true });
   return {
@@ -353,6 +362,7 @@ function parseOptions() {
     cpuProfDir,
     build: values.build,
     keep: values.keep,
+    failoverTrials,
   };
 }
 
@@ -391,6 +401,7 @@ async function scenariosFor(target, options) {
 async function unavailable(target, checkPostgres) {
   if (target === "sqlite") return null;
   const pg = await checkPostgres();
+  if (target === "failover") return pg ? `failover runs on PostgreSQL: ${pg}` : null;
   if (pg) return BROKERS[target] ? `${BROKERS[target].name} scenarios run on PostgreSQL: ${pg}` : pg;
   return BROKERS[target] ? BROKERS[target].unavailable() : null;
 }
@@ -400,6 +411,7 @@ async function main() {
   await ensureBuilt(options.build);
   const results = [];
   const skipped = [];
+  let failover = null;
   let pgCheck;
   const checkPostgres = () => (pgCheck ??= postgresUnavailable());
   for (const target of options.targets) {
@@ -409,12 +421,16 @@ async function main() {
       skipped.push(why);
       continue;
     }
+    if (target === "failover") {
+      failover = await runFailover({ trials: options.failoverTrials, keep: options.keep });
+      continue;
+    }
     for (const scenario of await scenariosFor(target, options)) {
       // A server that goes away during setup fails this scenario only.
       results.push(await runScenario(scenario).catch((error) => ({ ...scenario, error: error.message, logFile: "none" })));
     }
   }
-  printReport(results, skipped);
+  printReport(results, skipped, failover);
 }
 
 killChildrenOnExit();

@@ -68,6 +68,33 @@ export interface AloftConfig {
    * file's [task_environment] section (see docs/task-environment.md). Default: none.
    */
   taskEnvironment: NodeTaskEnvironment;
+  /** Shared secret every controller of an HA cluster proves it knows. Default "": the secret_key. */
+  haSecret: string;
+  /** This controller's name in its cluster. Default: the host name. */
+  haNodeId: string;
+  /** A healthy node of higher priority takes the lead from a lower one (after ha_preempt_delay_ms). Default 100. */
+  haPriority: number;
+  /** Never take the lead from a live active node, whatever the priorities. Default false. */
+  haNoPreempt: boolean;
+  /** How long a leader's lease lasts without renewal (DB time). Default 10000 ms. */
+  haLeaseMs: number;
+  /** How often the leader renews its lease. Default 500 ms. */
+  haRenewMs: number;
+  /** How often a standby looks at the lease. Default 250 ms. */
+  haPollMs: number;
+  /** How long a node of higher priority waits, healthy and standby, before it takes the lead. Default 30000 ms. */
+  haPreemptDelayMs: number;
+  /** A child silent (no heartbeat, or failing its health check) for this long is hung: it is killed and restarted. Default 15000 ms. */
+  haChildTimeoutMs: number;
+  /** Failed starts of the child within ha_restart_window_ms after which the node steps down. Default 5. */
+  haMaxRestarts: number;
+  haRestartWindowMs: number;
+  /** How long a child may take to stop after SIGTERM before it is killed. Default 10000 ms. */
+  haStopTimeoutMs: number;
+  /** Command (run with bash) on becoming active, losing leadership and giving up. Default none. */
+  haHookCommand: string;
+  /** URL that gets a JSON POST on the same transitions. Default none. */
+  haHookUrl: string;
 }
 
 type Source = "default" | "file" | "env" | "flag";
@@ -104,6 +131,20 @@ const SETTINGS: Setting[] = [
   { key: "workerTimeoutMs", name: "worker_timeout_ms", kind: "int", fallback: () => 30_000 },
   { key: "brokerResendMs", name: "broker_resend_ms", kind: "int", fallback: () => 60_000 },
   { key: "taskLogMaxBytes", name: "task_log_max_bytes", kind: "int", fallback: () => DEFAULT_TASK_LOG_MAX_BYTES },
+  { key: "haSecret", name: "ha_secret", kind: "string", secret: true, fallback: () => "" },
+  { key: "haNodeId", name: "ha_node_id", kind: "string", fallback: () => os.hostname() },
+  { key: "haPriority", name: "ha_priority", kind: "int", fallback: () => 100 },
+  { key: "haNoPreempt", name: "ha_no_preempt", kind: "bool", fallback: () => false },
+  { key: "haLeaseMs", name: "ha_lease_ms", kind: "int", fallback: () => 10_000 },
+  { key: "haRenewMs", name: "ha_renew_ms", kind: "int", fallback: () => 500 },
+  { key: "haPollMs", name: "ha_poll_ms", kind: "int", fallback: () => 250 },
+  { key: "haPreemptDelayMs", name: "ha_preempt_delay_ms", kind: "int", fallback: () => 30_000 },
+  { key: "haChildTimeoutMs", name: "ha_child_timeout_ms", kind: "int", fallback: () => 15_000 },
+  { key: "haMaxRestarts", name: "ha_max_restarts", kind: "int", fallback: () => 5 },
+  { key: "haRestartWindowMs", name: "ha_restart_window_ms", kind: "int", fallback: () => 60_000 },
+  { key: "haStopTimeoutMs", name: "ha_stop_timeout_ms", kind: "int", fallback: () => 10_000 },
+  { key: "haHookCommand", name: "ha_hook_command", kind: "string", fallback: () => "" },
+  { key: "haHookUrl", name: "ha_hook_url", kind: "string", secret: true, fallback: () => "" },
 ];
 
 export interface ResolvedConfig {

@@ -44,12 +44,16 @@ export interface EngineOptions {
    * (and every parse_interval_ms); "once" at start only; "none" leaves DAGs to `aloft deploy`. Default "watch".
    */
   dags?: "watch" | "once" | "none";
+  /**
+   * The lease an HA controller holds for this process, which renews it: the engine only fences its
+   * writes with it. Without one, the engine takes the lease itself (standalone) and renews it.
+   */
+  lease?: LeaseHandle;
 }
 
-export async function startEngine({ store, config, logger, dags = "watch" }: EngineOptions): Promise<Engine> {
-  const holder = `${os.hostname()}:${process.pid}`;
-  const lease = await takeLease(store, holder, LEASE_MS);
-  logger.info({ holder, epoch: lease.epoch }, "took the scheduler lease");
+export async function startEngine({ store, config, logger, dags = "watch", lease: givenLease }: EngineOptions): Promise<Engine> {
+  const lease = givenLease ?? (await takeLease(store, `${os.hostname()}:${process.pid}`, LEASE_MS));
+  logger.info({ holder: lease.holder, epoch: lease.epoch }, givenLease ? "scheduling under the controller's lease" : "took the scheduler lease");
 
   const deployOptions = { home: config.home, parseTimeoutMs: config.parseTimeoutMs, pausedAtCreation: config.pausedAtCreation, logger };
   const firstDeploy = dags === "none" ? undefined : await deployBundle(store, config.dagsFolder, deployOptions);
@@ -91,9 +95,11 @@ export async function startEngine({ store, config, logger, dags = "watch" }: Eng
         logger.warn({ err: error.message }, "could not check worker heartbeats; trying again");
       });
   }, Math.max(500, Math.min(config.workerHeartbeatMs, config.workerTimeoutMs / 3)));
-  const renewTimer = setInterval(() => {
-    renewLease(store, lease, LEASE_MS).catch((error: Error) => logger.warn({ err: error.message }, "could not renew the scheduler lease"));
-  }, LEASE_MS / 3);
+  const renewTimer = givenLease
+    ? undefined
+    : setInterval(() => {
+        renewLease(store, lease, LEASE_MS).catch((error: Error) => logger.warn({ err: error.message }, "could not renew the scheduler lease"));
+      }, LEASE_MS / 3);
 
   return {
     scheduler,

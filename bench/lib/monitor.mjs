@@ -143,3 +143,10 @@ export async function machineBusy(ms) {
   await new Promise((resolve) => setTimeout(resolve, ms));
   return (machineBusyTicks() - start) / CLOCK_TICKS_PER_S / ((ms / 1000) * os.cpus().length);
 }
+
+/** Starts counting how busy the machine is (0..1 of all cores, everyone's load); the returned stop() says. */
+export function startBusyCount() {
+  const start = machineBusyTicks();
+  const started = Date.now();
+  return () => (machineBusyTicks() - start) / CLOCK_TICKS_PER_S / (((Date.now() - started) / 1000) * os.cpus().length);
+}

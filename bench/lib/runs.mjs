@@ -48,21 +48,21 @@ dag(${JSON.stringify(FAN_DAG)}, { schedule: null, maxActiveTasks: ${FAN_WIDTH} }
   );
 }
 
-/** Drops and creates the bench's own PostgreSQL database; returns its URL, or throws why it cannot. */
-export async function freshPostgresDatabase() {
+/** Drops and creates a PostgreSQL database of the bench's own (`name`); returns its URL, or throws why it cannot. */
+export async function freshPostgresDatabase(name = PG_BENCH_DB) {
   const { default: pg } = await import("pg");
   const admin = new URL(PG_SERVER_URL);
   admin.pathname = "/postgres";
   const client = new pg.Client({ connectionString: admin.href, connectionTimeoutMillis: 3_000 });
   await client.connect();
   try {
-    await client.query(`drop database if exists ${PG_BENCH_DB} with (force)`);
-    await client.query(`create database ${PG_BENCH_DB}`);
+    await client.query(`drop database if exists ${name} with (force)`);
+    await client.query(`create database ${name}`);
   } finally {
     await client.end();
   }
   const url = new URL(PG_SERVER_URL);
-  url.pathname = `/${PG_BENCH_DB}`;
+  url.pathname = `/${name}`;
   return url.href;
 }
 
@@ -148,9 +148,10 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
-function summarize(values) {
+/** Nearest-rank percentiles (p99 of fewer than 100 values is the largest) and the extremes. */
+export function summarize(values) {
   const sorted = [...values].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted.at(-1) };
+  return { min: sorted[0], p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted.at(-1) };
 }
 
 /**

@@ -9,6 +9,7 @@ import { registerConnectionsCommands } from "./commands/connections.js";
 import { registerDagsCommands } from "./commands/dags.js";
 import { registerDbCommands } from "./commands/db.js";
 import { registerDeployCommand } from "./commands/deploy.js";
+import { registerHaCommands } from "./commands/ha.js";
 import { registerPoolsCommands } from "./commands/pools.js";
 import { registerStandaloneCommand } from "./commands/standalone.js";
 import { registerTasksCommands } from "./commands/tasks.js";
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   registerStandaloneCommand(program);
+  registerHaCommands(program);
   registerDbCommands(program);
   registerDeployCommand(program);
   registerDagsCommands(program);
@@ -37,6 +39,11 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `aloft … | head`: the reader left; stop quietly instead of crashing on the next write.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(0);
+    throw error;
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -28,8 +28,7 @@ export class SecretBox {
    * first use). The AES key is derived with scrypt, so a guessable passphrase is costly to brute-force.
    */
   static open(secretKey: string, home: string): SecretBox {
-    const material = secretKey !== "" ? secretKey : readOrCreateKeyFile(path.join(home, "secret_key"));
-    return new SecretBox(crypto.scryptSync(material, KDF_SALT, 32));
+    return new SecretBox(crypto.scryptSync(secretKeyMaterial(secretKey, home), KDF_SALT, 32));
   }
 
   encrypt(plain: string): string {
@@ -54,6 +53,11 @@ export class SecretBox {
       );
     }
   }
+}
+
+/** `secret_key`, or when it is empty the key generated once into `$ALOFT_HOME/secret_key`. */
+export function secretKeyMaterial(secretKey: string, home: string): string {
+  return secretKey !== "" ? secretKey : readOrCreateKeyFile(path.join(home, "secret_key"));
 }
 
 function readOrCreateKeyFile(file: string): string {

@@ -4,10 +4,12 @@
  * failed (retried if retries are left), with the reason in its log and state. A cleared (restarting) try
  * that was never stopped goes back to none for a new try.
  *
- * At scheduler start this covers the local executor of the previous scheduler process (only the lease
- * holder runs one, so any other local worker is gone); while the scheduler runs, `settleDeadWorkers`
- * covers remote workers whose heartbeat stopped.
+ * At scheduler start this covers the local executor of a previous scheduler process on this host whose
+ * process is gone; while the scheduler runs, `settleDeadWorkers` covers workers (remote ones, and the
+ * local executor of a scheduler on another node) whose heartbeat stopped. A try whose worker may still
+ * be alive is left alone until its heartbeat says otherwise: resetting it could run it twice.
  */
+import os from "node:os";
 import type { ExpressionBuilder } from "kysely";
 import type { TryRequest } from "../executor/protocol.js";
 import { finishTries } from "../executor/tries.js";
@@ -18,14 +20,12 @@ import type { Database } from "../store/schema.js";
 import { markWorkerDead, silentWorkers } from "../worker/registry.js";
 import type { DagCache } from "./dag-cache.js";
 import { fenced, type LeaseHandle } from "./lease.js";
+import { processExists } from "../util/process-exists.js";
 
 const ORPHANED = "orphaned: the scheduler process that ran this try stopped before it finished";
 
-/**
- * Task instances not held by a live remote worker: claimed by a local executor (always the previous
- * scheduler's at start), by no recorded worker, or by a worker that is no longer running.
- */
-function notHeldByLiveRemoteWorker(eb: ExpressionBuilder<Database, "task_instance">) {
+/** Task instances claimed by no recorded worker, or by a worker that is no longer running. */
+function notHeldByLiveWorker(eb: ExpressionBuilder<Database, "task_instance">) {
   return eb.or([
     eb("task_instance.worker", "is", null),
     eb.not(
@@ -34,12 +34,28 @@ function notHeldByLiveRemoteWorker(eb: ExpressionBuilder<Database, "task_instanc
           .selectFrom("worker")
           .select("worker.name")
           .whereRef("worker.name", "=", "task_instance.worker")
-          .where("worker.kind", "=", "remote")
           .where("worker.state", "in", ["running", "stopping"]),
       ),
     ),
   ]);
 }
+
+/** Marks dead the local executors of earlier scheduler processes on this host whose process is gone. */
+async function markGoneLocalWorkers(store: Store): Promise<void> {
+  const host = os.hostname();
+  const local = await store.db
+    .selectFrom("worker")
+    .select(["name", "pid", "last_heartbeat"])
+    .where("kind", "=", "local")
+    .where("hostname", "=", host)
+    .where("state", "in", ["running", "stopping"])
+    .execute();
+  for (const worker of local) {
+    if (worker.pid === process.pid || processExists(worker.pid)) continue;
+    await markWorkerDead(store, worker.name, Number(worker.last_heartbeat), `the scheduler process ${worker.pid} on ${host} is gone`);
+  }
+}
+
 
 /** `logMaxBytes`: config task_log_max_bytes, for the line this adds to the failed tries' logs. */
 export async function resetOrphanedTries(store: Store, lease: LeaseHandle, cache: DagCache, logger: Logger, logMaxBytes?: number): Promise<void> {
@@ -54,7 +70,8 @@ export async function resetOrphanedTries(store: Store, lease: LeaseHandle, cache
       .executeTakeFirst();
     return Number(result.numUpdatedRows);
   });
-  const lost = await settleLostTries(store, cache, notHeldByLiveRemoteWorker, ORPHANED, logMaxBytes);
+  await markGoneLocalWorkers(store);
+  const lost = await settleLostTries(store, cache, notHeldByLiveWorker, ORPHANED, logMaxBytes);
   if (requeued + lost > 0) {
     logger.warn({ requeued, settled: lost }, "reset tries orphaned by a previous scheduler process");
   }

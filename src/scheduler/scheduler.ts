@@ -45,6 +45,8 @@ export interface SchedulerEvents {
   runFinished: [runId: number, state: "success" | "failed"];
   /** Another scheduler holds a newer lease: this one stopped. */
   deposed: [error: StaleEpochError];
+  /** A pass of the loop ended without error: the loop is alive (the HA controller's heartbeat). */
+  passed: [];
 }
 
 export class Scheduler extends EventEmitter<SchedulerEvents> {
@@ -119,6 +121,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         this.passRequested = false;
         await this.pass();
         this.consecutiveErrors = 0;
+        this.emit("passed");
       } while (this.passRequested && !this.stopped);
     } catch (error) {
       if (error instanceof StaleEpochError) {

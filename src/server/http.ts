@@ -3,8 +3,7 @@
  * `/api/v2`; the REST API and the UI come with the web issue.
  */
 import Fastify, { type FastifyInstance } from "fastify";
-import { sql } from "kysely";
-import { SCHEDULER_LEASE } from "../scheduler/lease.js";
+import { dbNow, SCHEDULER_LEASE } from "../scheduler/lease.js";
 import type { Store } from "../store/db.js";
 import { VERSION } from "../version.js";
 
@@ -17,16 +16,16 @@ export function createHttpServer(store: Store): FastifyInstance {
   app.get("/api/v2/monitor/health", async () => {
     let dbHealthy = true;
     let heartbeat: number | null = null;
-    let now = Date.now();
+    let now = 0;
     try {
-      await sql`select 1`.execute(store.db);
+      // The DB's clock on both sides: the lease is renewed in DB time.
+      now = await dbNow(store);
       const lease = await store.db
         .selectFrom("scheduler_lease")
         .select(["renewed_at"])
         .where("name", "=", SCHEDULER_LEASE)
         .executeTakeFirst();
       heartbeat = lease?.renewed_at ?? null;
-      now = Date.now();
     } catch {
       dbHealthy = false;
     }

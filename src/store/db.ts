@@ -2,9 +2,6 @@
 import { sql } from "kysely";
 import { DatabaseError } from "../errors.js";
 import type { DialectSupport } from "./dialects/dialect.js";
-import { openMysql } from "./dialects/mysql.js";
-import { openPostgres } from "./dialects/postgres.js";
-import { openSqlite } from "./dialects/sqlite.js";
 import { maskDatabaseUrl, parseDatabaseUrl } from "./url.js";
 
 export type Store = DialectSupport;
@@ -19,12 +16,13 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
   const poolSize = options.poolSize ?? 10;
   let store: Store;
   try {
+    // Only the driver in use is loaded: a process starts faster (the HA child's start is on the failover path).
     store =
       target.dialect === "sqlite"
-        ? openSqlite(target.file!)
+        ? (await import("./dialects/sqlite.js")).openSqlite(target.file!)
         : target.dialect === "postgres"
-          ? openPostgres(url, poolSize)
-          : openMysql(url, poolSize);
+          ? (await import("./dialects/postgres.js")).openPostgres(url, poolSize)
+          : (await import("./dialects/mysql.js")).openMysql(url, poolSize);
     await sql`select 1`.execute(store.db);
   } catch (error) {
     throw new DatabaseError(

@@ -10,6 +10,7 @@ import * as structure from "./migrations/0005_structure.js";
 import * as bundles from "./migrations/0006_bundles.js";
 import * as workers from "./migrations/0007_workers.js";
 import * as taskLogs from "./migrations/0008_task_logs.js";
+import * as ha from "./migrations/0009_ha.js";
 
 interface DialectMigration {
   up(db: Parameters<Migration["up"]>[0], store: Store): Promise<void>;
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   "0006_bundles": bundles,
   "0007_workers": workers,
   "0008_task_logs": taskLogs,
+  "0009_ha": ha,
 };
 
 export interface MigrationReport {

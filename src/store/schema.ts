@@ -178,6 +178,50 @@ export interface SchedulerLeaseTable {
   epoch: number;
   expires_at: Ms;
   renewed_at: Ms;
+  /** The holder's DB session (PostgreSQL backend pid, MySQL connection id): gone when the holder crashed. */
+  holder_session: ColumnType<string | null, string | null | undefined, string | null>;
+  holder_priority: ColumnType<number | null, number | null | undefined, number | null>;
+  /** A node of higher priority the holder hands the lease to once its child stopped. */
+  handover_to: ColumnType<string | null, string | null | undefined, string | null>;
+  /** HMAC of (cluster, holder, epoch) under the cluster secret: a holder that does not know it is ignored. */
+  proof: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface HaClusterTable {
+  name: string;
+  salt: string;
+  /** Proves a node knows the cluster secret without storing it (an HMAC under a scrypt-derived key). */
+  verifier: string;
+  created_at: Ms;
+}
+
+export type HaRole = "standby" | "active" | "stopped" | "refused";
+export type ChildHealth = "starting" | "healthy" | "unhealthy";
+
+export interface HaNodeTable {
+  cluster: string;
+  node_id: string;
+  host: string;
+  pid: number;
+  priority: number;
+  no_preempt: number;
+  role: HaRole;
+  last_seen: Ms;
+  child_pid: number | null;
+  child_health: ChildHealth | null;
+  started_at: Ms;
+  version: string;
+}
+
+export interface HaEventTable {
+  id: Generated<number>;
+  cluster: string;
+  at: Ms;
+  node_id: string;
+  from_role: string;
+  to_role: string;
+  reason: string;
+  epoch: number | null;
 }
 
 export interface PoolTable {
@@ -386,6 +430,9 @@ export interface Database {
   task_log_size: TaskLogSizeTable;
   xcom: XcomTable;
   scheduler_lease: SchedulerLeaseTable;
+  ha_cluster: HaClusterTable;
+  ha_node: HaNodeTable;
+  ha_event: HaEventTable;
   pool: PoolTable;
   event_log: EventLogTable;
   backfill: BackfillTable;

@@ -22,26 +22,15 @@ export function registerStandaloneCommand(program: Command): void {
       .option("--dags <dir>", "DAGs folder, deployed at start and whenever its files change (env ALOFT_DAGS_FOLDER, default: the example DAGs)")
       .option("--port <n>", "HTTP port (env ALOFT_PORT, default 8080)")
       .option("--executor <local|url>", "local, or a broker URL for remote workers (env ALOFT_EXECUTOR, default local)"),
-  ).action((flags: EngineFlags) => runEngine(flags, "standalone"));
-  withGlobalFlags(
-    program
-      .command("scheduler")
-      .description("run the scheduler (with its executor) of a multi-machine setup; DAGs come from `aloft deploy`")
-      .option("--dags <dir>", "also deploy this folder at start and whenever its files change (a single-node setup)")
-      .option("--port <n>", "HTTP port for health checks (env ALOFT_PORT, default 8080)")
-      .option("--executor <local|url>", "local, or a broker URL for remote workers (env ALOFT_EXECUTOR, default local)"),
-  ).action((flags: EngineFlags) => runEngine(flags, "scheduler"));
+  ).action((flags: EngineFlags) => runStandalone(flags));
 }
 
-/**
- * Migrates, starts the engine and the HTTP server, and runs until a signal. Standalone deploys and
- * watches the DAG folder; a scheduler only when given --dags.
- */
-async function runEngine(flags: EngineFlags, role: "standalone" | "scheduler"): Promise<void> {
+/** Migrates, starts the engine (deploying and watching the DAG folder) and the HTTP server, and runs until a signal. */
+async function runStandalone(flags: EngineFlags): Promise<void> {
   const { config } = resolveConfig(flags, { dagsFolder: flags.dags, port: flags.port, executor: flags.executor });
-  const logger = createLogger(config.logLevel, role);
-  const dags = role === "standalone" || flags.dags !== undefined ? "watch" : "none";
-  if (dags === "watch") listDagFiles(config.dagsFolder); // a missing folder is a usage error before anything is stored
+  const logger = createLogger(config.logLevel, "standalone");
+  const dags = "watch";
+  listDagFiles(config.dagsFolder); // a missing folder is a usage error before anything is stored
   const store = await openStore(config.databaseUrl);
   const migrated = await migrate(store);
   if (migrated.applied.length > 0) logger.info({ applied: migrated.applied }, "applied migrations");
@@ -64,7 +53,7 @@ async function runEngine(flags: EngineFlags, role: "standalone" | "scheduler"): 
         : {}),
       url: `http://127.0.0.1:${config.port}`,
     },
-    `Aloft ${role} is running; stop it with Ctrl-C`,
+    "Aloft standalone is running; stop it with Ctrl-C",
   );
 
 

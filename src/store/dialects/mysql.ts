@@ -3,18 +3,11 @@ import { Kysely, MysqlDialect, sql } from "kysely";
 import type { Database } from "../schema.js";
 import type { DialectSupport } from "./dialect.js";
 
-export function openMysql(url: string, poolSize: number): DialectSupport {
-  const pool = createPool({
-    uri: url,
-    connectionLimit: poolSize,
-    connectTimeout: 10_000,
-    // SUM() and DECIMAL come back as numbers, like the other dialects.
-    decimalNumbers: true,
-    supportBigNumbers: true,
-    bigNumberStrings: false,
-    timezone: "Z",
-  });
-  const db = new Kysely<Database>({ dialect: new MysqlDialect({ pool }) });
+/** Connection options every Aloft connection uses: SUM() and DECIMAL come back as numbers, like the other dialects. */
+export const MYSQL_OPTIONS = { connectTimeout: 10_000, decimalNumbers: true, supportBigNumbers: true, bigNumberStrings: false, timezone: "Z" } as const;
+
+/** The MySQL/MariaDB dialect over a Kysely instance (a pool, or the HA controller's single connection). */
+export function mysqlSupport(db: Kysely<Database>): DialectSupport {
   return {
     name: "mysql",
     db,
@@ -25,4 +18,9 @@ export function openMysql(url: string, poolSize: number): DialectSupport {
     transaction: (fn) => db.transaction().execute(fn),
     close: () => db.destroy(),
   };
+}
+
+export function openMysql(url: string, poolSize: number): DialectSupport {
+  const pool = createPool({ uri: url, connectionLimit: poolSize, ...MYSQL_OPTIONS });
+  return mysqlSupport(new Kysely<Database>({ dialect: new MysqlDialect({ pool }) }));
 }

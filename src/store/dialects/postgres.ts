@@ -6,22 +6,14 @@ import type { DialectSupport } from "./dialect.js";
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
 
-export function openPostgres(url: string, poolSize: number): DialectSupport {
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: poolSize,
-    connectionTimeoutMillis: 10_000,
-    // Times are BIGINT milliseconds and counts are BIGINT: both fit a JS number.
-    types: {
-      getTypeParser: ((oid: number, format?: "text" | "binary") =>
-        oid === INT8_OID || oid === NUMERIC_OID
-          ? (value: string) => Number(value)
-          : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-    },
-  });
-  // An idle client losing its connection (DB restart) must not crash the process.
-  pool.on("error", () => undefined);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+/** Times are BIGINT milliseconds and counts are BIGINT: both fit a JS number. */
+export const PG_TYPES = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === INT8_OID || oid === NUMERIC_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+/** The PostgreSQL dialect over a Kysely instance (a pool, or the HA controller's single connection). */
+export function postgresSupport(db: Kysely<Database>): DialectSupport {
   return {
     name: "postgres",
     db,
@@ -32,4 +24,11 @@ export function openPostgres(url: string, poolSize: number): DialectSupport {
     transaction: (fn) => db.transaction().execute(fn),
     close: () => db.destroy(),
   };
+}
+
+export function openPostgres(url: string, poolSize: number): DialectSupport {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 10_000, types: PG_TYPES });
+  // An idle client losing its connection (DB restart) must not crash the process.
+  pool.on("error", () => undefined);
+  return postgresSupport(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }));
 }
