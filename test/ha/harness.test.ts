@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import crypto from "node:crypto";
+import fs from "node:fs";
 import net from "node:net";
 import { describe, test } from "node:test";
 import { waitFor } from "../helpers/aloft.js";
@@ -121,6 +122,27 @@ describe("HA test instruments", () => {
     }
   });
 
+  test("a task process that exited but was not reaped yet (a zombie) is not taken as still running", async () => {
+    const tag = crypto.randomBytes(6).toString("hex");
+    const sampler = new ChildSampler(tag);
+    sampler.start();
+    try {
+      // The task (sleep 0.3) is a child of a process that never waits for it (bash exec'd into sleep 5):
+      // once it exits it stays a zombie for ~5 s, as orphans do here until pid 1 reaps them.
+      const script = "(env ALOFT_DAG_ID=d ALOFT_RUN_ID=r ALOFT_TASK_ID=z ALOFT_TRY_NUMBER=1 sleep 0.3) & exec sleep 5";
+      const parent = spawn("bash", ["-c", script], { env: { ...process.env, ALOFT_TEST_HA_TAG: tag }, stdio: "ignore" });
+      const task = await waitFor("the task", async () => (await sampler.snapshot()).tasks.find((t) => t.task === "z"), 10_000, 20);
+      await sleep(2_000);
+      const zombie = fs.readFileSync(`/proc/${task.pid}/stat`, "latin1");
+      assert.match(zombie.slice(zombie.lastIndexOf(")") + 2), /^Z/, "the task was expected to be a zombie by now");
+      const seen = (await sampler.snapshot()).tasks.find((t) => t.key === task.key)!;
+      assert.ok(seen.lastSeen - seen.firstSeen < 1_500, `a zombie counted as running: seen for ${seen.lastSeen - seen.firstSeen} ms`);
+      parent.kill("SIGKILL");
+    } finally {
+      killTagged(tag);
+      await sampler.stop();
+    }
+  });
   test("the TCP proxy forwards, cuts every connection, refuses while stopped, resumes on its port, and can drop traffic silently", async () => {
     const echo = net.createServer((s) => s.pipe(s));
     await new Promise<void>((r) => echo.listen(0, "127.0.0.1", () => r()));

@@ -154,11 +154,6 @@ function tick() {
         continue;
       }
     }
-    if (info && info.kind === "task") {
-      // Present is enough for a task (reading /proc costs ~0.1 ms a file here: only children get a stat per sample).
-      tasks.get(info.key).lastSeen = now;
-      continue;
-    }
     const raw = read(`/proc/${pid}/stat`);
     if (!raw) continue;
     const stat = parseStat(raw);
@@ -192,7 +187,8 @@ function tick() {
         child.open = false;
       }
     } else if (info.kind === "task" && !dead) {
-      tasks.get(info.key).lastSeen = now; // first sighting
+      // A zombie is not running: its orphans wait for pid 1 to reap them, which here takes up to ~2 s.
+      tasks.get(info.key).lastSeen = now;
     }
   }
   for (const [pid, info] of procs) {
