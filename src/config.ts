@@ -86,6 +86,8 @@ export interface AloftConfig {
   haPreemptDelayMs: number;
   /** A child silent (no heartbeat, or failing its health check) for this long is hung: it is killed and restarted. Default 15000 ms. */
   haChildTimeoutMs: number;
+  /** How long a started child has to report healthy for the first time (loading, connecting). Default 60000 ms. */
+  haChildStartupTimeoutMs: number;
   /** Failed starts of the child within ha_restart_window_ms after which the node steps down. Default 5. */
   haMaxRestarts: number;
   haRestartWindowMs: number;
@@ -140,6 +142,7 @@ const SETTINGS: Setting[] = [
   { key: "haPollMs", name: "ha_poll_ms", kind: "int", fallback: () => 250 },
   { key: "haPreemptDelayMs", name: "ha_preempt_delay_ms", kind: "int", fallback: () => 30_000 },
   { key: "haChildTimeoutMs", name: "ha_child_timeout_ms", kind: "int", fallback: () => 15_000 },
+  { key: "haChildStartupTimeoutMs", name: "ha_child_startup_timeout_ms", kind: "int", fallback: () => 60_000 },
   { key: "haMaxRestarts", name: "ha_max_restarts", kind: "int", fallback: () => 5 },
   { key: "haRestartWindowMs", name: "ha_restart_window_ms", kind: "int", fallback: () => 60_000 },
   { key: "haStopTimeoutMs", name: "ha_stop_timeout_ms", kind: "int", fallback: () => 10_000 },

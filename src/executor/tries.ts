@@ -6,6 +6,7 @@
  */
 import type { Kysely, Transaction } from "kysely";
 import type { Store } from "../store/db.js";
+import { dbTime } from "../store/db-clock.js";
 import type { Database, TaskState } from "../store/schema.js";
 import { chunks, groupBy } from "../util/chunks.js";
 import type { FinishedTi } from "./executor.js";
@@ -29,8 +30,9 @@ export interface Claimer {
 /** Claims the tries for this worker; returns the ones this call won. */
 export async function claimTries(store: Store, claimer: Claimer, requests: TryRequest[]): Promise<TryRequest[]> {
   if (requests.length === 0) return [];
+  const now = await dbTime(store);
   try {
-    await store.transaction((trx) => claimAll(trx, claimer, requests));
+    await store.transaction((trx) => claimAll(trx, claimer, requests, now));
     return requests;
   } catch (error) {
     if (!(error instanceof ClaimContended)) throw error;
@@ -39,7 +41,7 @@ export async function claimTries(store: Store, claimer: Claimer, requests: TryRe
   const won: TryRequest[] = [];
   for (const request of requests) {
     try {
-      await store.transaction((trx) => claimAll(trx, claimer, [request]));
+      await store.transaction((trx) => claimAll(trx, claimer, [request], now));
       won.push(request);
     } catch (error) {
       if (!(error instanceof ClaimContended)) throw error;
@@ -48,8 +50,7 @@ export async function claimTries(store: Store, claimer: Claimer, requests: TryRe
   return won;
 }
 
-async function claimAll(trx: Db, { hostname, worker }: Claimer, requests: TryRequest[]): Promise<void> {
-  const now = Date.now();
+async function claimAll(trx: Db, { hostname, worker }: Claimer, requests: TryRequest[], now: number): Promise<void> {
   let claimed = 0;
   for (const [, group] of groupBy(requests, (r) => String(r.tryNumber))) {
     for (const part of chunks(group)) {
@@ -100,7 +101,7 @@ async function claimAll(trx: Db, { hostname, worker }: Claimer, requests: TryReq
  * again as a new try that does not use up a retry.
  */
 export async function handBackTries(store: Store, worker: string, requests: TryRequest[], reason: string, logMaxBytes?: number): Promise<void> {
-  const now = Date.now();
+  const now = await dbTime(store);
   await store.transaction(async (trx) => {
     for (const [, group] of groupBy(requests, (r) => String(r.tryNumber))) {
       for (const part of chunks(group)) {
@@ -144,7 +145,7 @@ export async function finishTries(
   logMaxBytes = DEFAULT_TASK_LOG_MAX_BYTES,
 ): Promise<FinishedTi[]> {
   if (finished.length === 0 && logs.length === 0) return [];
-  const now = Date.now();
+  const now = await dbTime(store);
   return store.transaction(async (trx) => {
     await appendTryLogs(trx, logs, logCap(store, logMaxBytes));
     const live = await stillRunning(trx, finished, store.supportsRowLocks);
@@ -155,7 +156,8 @@ export async function finishTries(
         state === "up_for_retry"
           ? now + retryDelayMs(request, request)
           : state === "up_for_reschedule"
-            ? (f.outcome.rescheduleAt ?? now)
+            ? // The sensor's time is by this node's clock: keep the wait it asked for, on the DB's clock.
+              now + Math.max(0, (f.outcome.rescheduleAt ?? 0) - Date.now())
             : undefined;
       return { tiId: f.request.tiId, tryNumber: f.request.tryNumber, state, nextTryAt };
     });

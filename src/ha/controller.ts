@@ -35,6 +35,7 @@ export interface ControllerOptions {
   pollMs: number;
   preemptDelayMs: number;
   childTimeoutMs: number;
+  childStartupTimeoutMs: number;
   stopTimeoutMs: number;
   maxRestarts: number;
   restartWindowMs: number;
@@ -86,6 +87,7 @@ export class Controller {
     };
     this.supervisor = new Supervisor(options.child, {
       childTimeoutMs: options.childTimeoutMs,
+      childStartupTimeoutMs: options.childStartupTimeoutMs,
       stopTimeoutMs: options.stopTimeoutMs,
       maxRestarts: options.maxRestarts,
       restartWindowMs: options.restartWindowMs,

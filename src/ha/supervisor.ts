@@ -22,6 +22,8 @@ export type ChildSpec =
 
 export interface SupervisionOptions {
   childTimeoutMs: number;
+  /** Until its first heartbeat (or passing check), a child is starting and is given this long instead. */
+  childStartupTimeoutMs: number;
   stopTimeoutMs: number;
   maxRestarts: number;
   restartWindowMs: number;
@@ -194,11 +196,15 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         .then((ok) => ok && this.child && this.markHealthy())
         .finally(() => (this.checking = false));
     }
-    if (performance.now() - this.lastHealthy <= this.options.childTimeoutMs) return;
+    const starting = this.currentHealth === "starting";
+    const timeoutMs = starting ? this.options.childStartupTimeoutMs : this.options.childTimeoutMs;
+    if (performance.now() - this.lastHealthy <= timeoutMs) return;
     this.setHealth("unhealthy");
     this.options.logger.error(
-      { pid: this.commandPid, silent_ms: performance.now() - this.lastHealthy, timeout_ms: this.options.childTimeoutMs },
-      "child unhealthy: no heartbeat within ha_child_timeout_ms; killing it",
+      { pid: this.commandPid, silent_ms: Math.round(performance.now() - this.lastHealthy), timeout_ms: timeoutMs },
+      starting
+        ? "child unhealthy: not healthy within ha_child_startup_timeout_ms of its start; killing it"
+        : "child unhealthy: no heartbeat within ha_child_timeout_ms; killing it",
     );
     this.lastHealthy = performance.now(); // one kill per timeout
     this.signal("SIGKILL");

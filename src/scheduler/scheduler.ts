@@ -11,6 +11,7 @@ import { StaleEpochError } from "../errors.js";
 import type { Executor } from "../executor/executor.js";
 import type { Logger } from "../logging.js";
 import type { Store } from "../store/db.js";
+import { dbTime } from "../store/db-clock.js";
 import { TERMINAL_TASK_STATES, type Database } from "../store/schema.js";
 import { chunks } from "../util/chunks.js";
 import { DagCache } from "./dag-cache.js";
@@ -146,8 +147,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   private async pass(): Promise<void> {
     const { store, lease, executor, logger } = this.options;
-    const now = Date.now();
     const housekeeping = this.housekeepingDue;
+    const now = await dbTime(store);
     if (housekeeping) {
       this.housekeepingDue = false;
       this.cache.markStale();

@@ -125,6 +125,28 @@ for (const factory of dialects) {
       });
     });
 
+    test("a starting command gets ha_child_startup_timeout_ms to become healthy, not ha_child_timeout_ms; one that never does is killed then", async () => {
+      const starts = path.join(work, "starts.txt");
+      const healthy = path.join(work, "healthy");
+      // Healthy 3 s after its start: later than ha_child_timeout_ms (1.5 s), within the start-up allowance (6 s).
+      const slowStart = recordingCommand(starts, `(sleep 3; touch ${healthy}) & `);
+      const env = { ALOFT_HA_CHILD_TIMEOUT_MS: "1500", ALOFT_HA_CHILD_STARTUP_TIMEOUT_MS: "6000" };
+      const a = cluster.node("a", { env, controller: { name: "slow-start", command: slowStart, healthCmd: `test -f ${healthy}` } });
+      await withCluster(cluster, async () => {
+        a.start();
+        await waitFor("healthy", async () => ((await cluster.status("slow-start")).nodes[0]?.child_health === "healthy" ? true : undefined), 20_000, 200);
+        assert.equal(lines(starts).length, 1, "the slow starter was killed before its start-up allowance ran out");
+        assert.equal(a.logs("child unhealthy").length, 0);
+
+        // Never healthy: killed once the allowance is over, with a message that names the setting.
+        const never = cluster.node("b", { env, controller: { name: "never-healthy", command: recordingCommand(starts), healthCmd: "false" } });
+        never.start();
+        const unhealthy = await never.waitForLog("child unhealthy", 20_000);
+        assert.match(String(unhealthy.msg), /ha_child_startup_timeout_ms/);
+        assert.ok(Number(unhealthy.silent_ms) >= 6000, `killed after ${String(unhealthy.silent_ms)} ms`);
+      });
+    });
+
     test("after ha_max_restarts failures in the window the node gives up, steps down, and another takes over", async () => {
       const starts = path.join(work, "starts.txt");
       const hookFile = path.join(work, "hooks.txt");

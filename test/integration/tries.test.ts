@@ -4,6 +4,7 @@ import { describe, test } from "node:test";
 import type { TryRequest } from "../../src/executor/protocol.js";
 import { claimTries, finishTries } from "../../src/executor/tries.js";
 import type { Store } from "../../src/store/db.js";
+import { dbNow } from "../../src/scheduler/lease.js";
 import { testDialects, useMigratedDatabase } from "../helpers/dialects.js";
 
 async function queuedTi(store: Store, taskId: string): Promise<TryRequest> {
@@ -51,7 +52,7 @@ for (const factory of testDialects()) {
       const d = await queuedTi(database.store, "d");
       const e = { ...(await queuedTi(database.store, "e")), maxTries: 1, retryDelayMs: 60_000 };
       await claimTries(database.store, { hostname: "host-1", worker: "w1" }, [d, e]);
-      const before = Date.now();
+      const before = await dbNow(database.store);
       const recorded = await finishTries(
         database.store,
         [
@@ -68,6 +69,29 @@ for (const factory of testDialects()) {
       assert.deepEqual(xcom, [{ key: "return_value", value: '{"rows":3}' }]);
       const log = await database.store.db.selectFrom("task_log").select("chunk").where("ti_id", "=", d.tiId).execute();
       assert.deepEqual(log, [{ chunk: "hello\n" }]);
+    });
+  });
+
+  describe(`try times on ${factory.dialect}`, () => {
+    // A database of its own: the DB clock of a store measures its offset on first use, here with the skew.
+    const database = useMigratedDatabase(factory);
+
+    test("a worker whose clock is 10 minutes fast writes retry times and try dates by the DB's clock", async () => {
+      const realNow = Date.now;
+      Date.now = () => realNow() + 600_000;
+      try {
+        const f = { ...(await queuedTi(database.store, "f")), maxTries: 1, retryDelayMs: 5_000 };
+        await claimTries(database.store, { hostname: "host-1", worker: "w1" }, [f]);
+        await finishTries(database.store, [{ request: f, outcome: { state: "failed", error: "boom" } }]);
+        const now = await dbNow(database.store);
+        const row = await database.store.db.selectFrom("task_instance").select(["state", "next_try_at", "start_date", "end_date"]).where("id", "=", f.tiId).executeTakeFirstOrThrow();
+        assert.equal(row.state, "up_for_retry");
+        const due = Number(row.next_try_at) - now;
+        assert.ok(due > 2_000 && due <= 5_000, `the retry is due in ${due} ms by the DB's clock (retry delay 5 s)`);
+        assert.ok(Math.abs(Number(row.end_date) - now) < 2_000, `end_date is ${Number(row.end_date) - now} ms from the DB's time`);
+      } finally {
+        Date.now = realNow;
+      }
     });
   });
 }

@@ -186,6 +186,7 @@ async function runUntilSignal(
     pollMs: config.haPollMs,
     preemptDelayMs: config.haPreemptDelayMs,
     childTimeoutMs: config.haChildTimeoutMs,
+    childStartupTimeoutMs: config.haChildStartupTimeoutMs,
     stopTimeoutMs: config.haStopTimeoutMs,
     maxRestarts: config.haMaxRestarts,
     restartWindowMs: config.haRestartWindowMs,
