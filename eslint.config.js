@@ -12,6 +12,11 @@ export default tseslint.config(
     },
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/no-restricted-imports": [
+        "error",
+        { paths: [{ name: "kysely", message: "take Kysely's values from src/store/kysely.ts (one module instance, faster start)", allowTypeImports: true }] },
+      ],
     },
   },
+  { files: ["src/store/kysely.ts"], rules: { "@typescript-eslint/no-restricted-imports": "off" } },
 );

@@ -4,7 +4,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { sql } from "kysely";
+import { sql } from "../../dist/store/kysely.js";
 import { aloft, checkAlive, distModule, log, sleep } from "./processes.mjs";
 
 export const CHAIN_DAG = "bench_chain";

@@ -65,6 +65,8 @@ export class LocalExecutor implements Executor {
   /** Tries whose outcome was recorded, and how many of those failed (failed or up_for_retry). */
   private triesDone = 0;
   private triesFailed = 0;
+  /** Claims being decided and tries whose outcome is not recorded yet: close() waits for them. */
+  private readonly pending = new Set<Promise<unknown>>();
 
   constructor(
     private readonly store: Store,
@@ -93,7 +95,7 @@ export class LocalExecutor implements Executor {
   }
 
   submit(requests: TryRequest[]): void {
-    void this.claimAndRun(requests);
+    this.track(this.claimAndRun(requests));
   }
 
   /** What a worker reports with its heartbeat. */
@@ -117,13 +119,20 @@ export class LocalExecutor implements Executor {
     this.inFlight -= requests.length - won.length;
     for (const request of won) {
       this.running.set(request.tiId, request);
-      void this.runWithModule(request).then((outcome) => {
-        this.inFlight--;
-        this.running.delete(request.tiId);
-        this.record({ request, outcome });
-      });
+      this.track(
+        this.runWithModule(request).then((outcome) => {
+          this.inFlight--;
+          this.running.delete(request.tiId);
+          this.record({ request, outcome });
+        }),
+      );
     }
     return won;
+  }
+
+  private track(work: Promise<unknown>): void {
+    this.pending.add(work);
+    void work.finally(() => this.pending.delete(work));
   }
 
   /**
@@ -237,6 +246,9 @@ export class LocalExecutor implements Executor {
     clearInterval(this.logTimer);
     clearInterval(this.watchTimer);
     await this.pool.close();
+    // The outcomes of the tries the pool just ended reach record() a few ticks later: wait for them,
+    // so that the last flush below writes them (the store is closed after this).
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
     await this.flushing;
     await this.flush();
     // Log text that came with no outcome (a try stopped by the shutdown) is written too.

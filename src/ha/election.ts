@@ -4,7 +4,7 @@
  * so of several nodes taking over at once exactly one succeeds; the epoch is what fences the loser's
  * child (see scheduler/lease.ts).
  */
-import { sql } from "kysely";
+import { sql } from "../store/kysely.js";
 import { dbNow } from "../scheduler/lease.js";
 import type { Store } from "../store/db.js";
 

@@ -1,5 +1,5 @@
 /** The controllers of each HA cluster (one row a node, kept fresh by its own writes) and their transitions. */
-import { sql } from "kysely";
+import { sql } from "../store/kysely.js";
 import type { Store } from "../store/db.js";
 import type { ChildHealth, HaRole } from "../store/schema.js";
 import { VERSION } from "../version.js";

@@ -7,7 +7,7 @@
  * SQLite has no sessions: there the lease's expiry is the only way to notice a dead leader.
  */
 import crypto from "node:crypto";
-import { Kysely, MysqlDialect, PostgresDialect, sql } from "kysely";
+import { Kysely, MysqlDialect, PostgresDialect, sql } from "../store/kysely.js";
 import { createConnection } from "mysql2";
 import pg from "pg";
 import { MYSQL_OPTIONS, mysqlSupport } from "../store/dialects/mysql.js";

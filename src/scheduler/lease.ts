@@ -7,7 +7,8 @@
  * Standalone takes the lease unconditionally at start; the HA controller (a later issue) elects
  * through the same row.
  */
-import { sql, type Kysely, type Transaction } from "kysely";
+import type { Kysely, Transaction } from "kysely";
+import { sql } from "../store/kysely.js";
 import { StaleEpochError } from "../errors.js";
 import type { Store } from "../store/db.js";
 import type { Database } from "../store/schema.js";

@@ -1,5 +1,5 @@
 /** Opens the metadata DB named by a URL and checks that it answers. */
-import { sql } from "kysely";
+import { sql } from "./kysely.js";
 import { DatabaseError } from "../errors.js";
 import type { DialectSupport } from "./dialects/dialect.js";
 import { maskDatabaseUrl, parseDatabaseUrl } from "./url.js";

@@ -1,5 +1,6 @@
 /** Versioned schema migrations, applied by `aloft db migrate` and at standalone start. */
-import { Migrator, type Migration, type MigrationResultSet } from "kysely";
+import type { Migration, MigrationResultSet } from "kysely";
+import { Migrator } from "./kysely.js";
 import { DatabaseError } from "../errors.js";
 import type { Store } from "./db.js";
 import * as initial from "./migrations/0001_initial.js";

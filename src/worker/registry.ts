@@ -4,7 +4,7 @@
  * clock, not a node's), so a worker on a machine that vanished is noticed like one that was killed.
  */
 import os from "node:os";
-import { sql } from "kysely";
+import { sql } from "../store/kysely.js";
 import { UsageError } from "../errors.js";
 import type { Store } from "../store/db.js";
 import type { WorkerKind } from "../store/schema.js";

@@ -17,7 +17,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { sql } from "kysely";
+import { sql } from "../../src/store/kysely.js";
 import { readLease } from "../../src/ha/election.js";
 import { openStore } from "../../src/store/db.js";
 import { waitFor } from "../helpers/aloft.js";

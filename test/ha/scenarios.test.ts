@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, test } from "node:test";
-import { sql } from "kysely";
+import { sql } from "../../src/store/kysely.js";
 import { waitFor } from "../helpers/aloft.js";
 import { testDialects } from "../helpers/dialects.js";
 import { assertInvariants, HA_SECRET, HA_TIMINGS, HaCluster, leaderThenStandbys, runningChildren, sleep, trace, withCluster } from "../helpers/ha.js";

@@ -6,7 +6,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { sql } from "kysely";
+import { sql } from "../../src/store/kysely.js";
 import { after, before } from "node:test";
 import { openStore, type Store } from "../../src/store/db.js";
 import { migrate } from "../../src/store/migrate.js";

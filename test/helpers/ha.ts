@@ -21,7 +21,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
-import { sql } from "kysely";
+import { sql } from "../../src/store/kysely.js";
 import { openStore, type Store } from "../../src/store/db.js";
 import { migrate } from "../../src/store/migrate.js";
 import { BIN, runCli, tempDir, waitFor, type CliResult } from "./aloft.js";

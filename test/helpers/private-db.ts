@@ -7,7 +7,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { sql } from "kysely";
+import { sql } from "../../src/store/kysely.js";
 import { openStore } from "../../src/store/db.js";
 import { freePort, isAlive, tempDir, waitFor } from "./aloft.js";
 

@@ -261,6 +261,10 @@ for (const factory of testDialects()) {
       assert.deepEqual(await aloft.taskStates("graceful", runId), { finishing: "success" });
       const sleeper = await aloft.cli(["tasks", "logs", "long", longRun, "sleeper", "--try", "2"]);
       assert.match(sleeper.stdout, /executor shut down while the try was running/);
+      // Its outcome was written before the store closed: the try is over, not left running.
+      const stopped = await store.db.selectFrom("task_try").select(["state", "end_date"]).where("run_id", "=", longRun).where("try_number", "=", 2).executeTakeFirstOrThrow();
+      assert.notEqual(stopped.state, "running");
+      assert.notEqual(stopped.end_date, null);
     });
   });
 }

@@ -1,5 +1,5 @@
 import { createPool } from "mysql2";
-import { Kysely, MysqlDialect, sql } from "kysely";
+import { Kysely, MysqlDialect, sql } from "../kysely.js";
 import type { Database } from "../schema.js";
 import type { DialectSupport } from "./dialect.js";
 

@@ -1,5 +1,5 @@
 import pg from "pg";
-import { Kysely, PostgresDialect, sql } from "kysely";
+import { Kysely, PostgresDialect, sql } from "../kysely.js";
 import type { Database } from "../schema.js";
 import type { DialectSupport } from "./dialect.js";
 

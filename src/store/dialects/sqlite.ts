@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import SqliteDatabase from "better-sqlite3";
-import { Kysely, SqliteDialect, sql } from "kysely";
+import { Kysely, SqliteDialect, sql } from "../kysely.js";
 import type { Database } from "../schema.js";
 import type { DialectSupport } from "./dialect.js";
 

@@ -1,4 +1,5 @@
-import { sql, type CreateTableBuilder, type Kysely } from "kysely";
+import type { CreateTableBuilder, Kysely } from "kysely";
+import { sql } from "../kysely.js";
 import type { DialectSupport } from "../dialects/dialect.js";
 
 /** The first schema: DAGs, runs, task instances and tries, XCom, pools, the scheduler lease. */
