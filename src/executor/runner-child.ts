@@ -43,8 +43,9 @@ function orphaned(): void {
   }
 }
 
-// Even while a task blocks the event loop, the runner and its commands go when the executor goes.
-dieWithParent({ wholeGroup: true });
+// Even while a task blocks the event loop, the runner and its commands go when the executor goes, and
+// soon: the next scheduler on this host resets the tries of a dead one as soon as it has started.
+dieWithParent({ wholeGroup: true, everyMs: 50 });
 process.on("disconnect", orphaned);
 
 const runtimeClient = new RuntimeClient((call) => send(call));
