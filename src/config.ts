@@ -32,8 +32,12 @@ export interface AloftConfig {
   pausedAtCreation: boolean;
   /** On Ctrl-C or SIGTERM, how long running tries may take to finish before they are stopped. Default 30000 ms. */
   shutdownGraceMs: number;
-  /** Port of the HTTP server in standalone. Default 8080. */
+  /** Port of the HTTP server (API and UI) of standalone and `aloft api`. Default 8080. */
   port: number;
+  /** Address the HTTP server listens on. Default 127.0.0.1 (this machine only). */
+  host: string;
+  /** How long a bearer token or a UI session lasts. Default 86400000 ms (a day). */
+  apiTokenTtlMs: number;
   /** trace, debug, info, warn, error. Default info. */
   logLevel: string;
   /**
@@ -123,6 +127,8 @@ const SETTINGS: Setting[] = [
   { key: "pausedAtCreation", name: "paused_at_creation", kind: "bool", fallback: () => false },
   { key: "shutdownGraceMs", name: "shutdown_grace_ms", kind: "int", fallback: () => 30_000 },
   { key: "port", name: "port", kind: "int", fallback: () => 8080 },
+  { key: "host", name: "host", kind: "string", fallback: () => "127.0.0.1" },
+  { key: "apiTokenTtlMs", name: "api_token_ttl_ms", kind: "int", fallback: () => 86_400_000 },
   { key: "logLevel", name: "log_level", kind: "string", fallback: () => "info" },
   { key: "secretKey", name: "secret_key", kind: "string", secret: true, fallback: () => "" },
   { key: "xcomMaxBytes", name: "xcom_max_bytes", kind: "int", fallback: () => 1_048_576 },

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { DatabaseError, UsageError } from "../errors.js";
 import { VERSION } from "../version.js";
+import { registerApiCommand } from "./commands/api.js";
 import { registerAssetsCommands } from "./commands/assets.js";
 import { registerBackfillCommands } from "./commands/backfill.js";
 import { registerConfigCommands } from "./commands/config.js";
@@ -13,6 +14,7 @@ import { registerHaCommands } from "./commands/ha.js";
 import { registerPoolsCommands } from "./commands/pools.js";
 import { registerStandaloneCommand } from "./commands/standalone.js";
 import { registerTasksCommands } from "./commands/tasks.js";
+import { registerUsersCommands } from "./commands/users.js";
 import { registerVariablesCommands } from "./commands/variables.js";
 import { registerWorkerCommands } from "./commands/worker.js";
 
@@ -23,6 +25,7 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   registerStandaloneCommand(program);
+  registerApiCommand(program);
   registerHaCommands(program);
   registerDbCommands(program);
   registerDeployCommand(program);
@@ -35,6 +38,7 @@ export function buildProgram(): Command {
   registerVariablesCommands(program);
   registerConnectionsCommands(program);
   registerWorkerCommands(program);
+  registerUsersCommands(program);
   return program;
 }
 

@@ -12,6 +12,7 @@ import * as bundles from "./migrations/0006_bundles.js";
 import * as workers from "./migrations/0007_workers.js";
 import * as taskLogs from "./migrations/0008_task_logs.js";
 import * as ha from "./migrations/0009_ha.js";
+import * as apiUsers from "./migrations/0010_api_users.js";
 
 interface DialectMigration {
   up(db: Parameters<Migration["up"]>[0], store: Store): Promise<void>;
@@ -28,6 +29,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   "0007_workers": workers,
   "0008_task_logs": taskLogs,
   "0009_ha": ha,
+  "0010_api_users": apiUsers,
 };
 
 export interface MigrationReport {

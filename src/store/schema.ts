@@ -213,6 +213,28 @@ export interface HaNodeTable {
   version: string;
 }
 
+/** What an API user may do; each role may do what the ones before it may (see api/auth/roles.ts). */
+export type ApiRole = "viewer" | "user" | "op" | "admin";
+
+export interface ApiUserTable {
+  username: string;
+  /** scrypt, with its parameters and salt (see api/auth/passwords.ts); never the password. */
+  password_hash: string;
+  role: ApiRole;
+  active: number;
+  created_at: Ms;
+  changed_at: Ms;
+  last_login_at: Ms | null;
+}
+
+export interface ApiLoginFailureTable {
+  id: Generated<number>;
+  username: string;
+  /** The client's address. */
+  client: string;
+  at: Ms;
+}
+
 export interface HaEventTable {
   id: Generated<number>;
   cluster: string;
@@ -449,6 +471,8 @@ export interface Database {
   dag_bundle: DagBundleTable;
   bundle_module: BundleModuleTable;
   dag_version: DagVersionTable;
+  api_user: ApiUserTable;
+  api_login_failure: ApiLoginFailureTable;
 }
 
 export type DagRunRow = Selectable<DagRunTable>;

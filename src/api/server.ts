@@ -1,0 +1,53 @@
+/**
+ * The API server (`aloft api`, and inside `aloft standalone`): `/api/v2` in the shapes of Airflow's
+ * public API, Aloft's additions, and logging in. Stateless: everything it knows is in the metadata
+ * DB, and its tokens are signed with `secret_key`, so several instances can run behind a load balancer.
+ */
+import cookie from "@fastify/cookie";
+import Fastify, { type FastifyInstance } from "fastify";
+import type { AloftConfig } from "../config.js";
+import type { Logger } from "../logging.js";
+import { secretKeyMaterial } from "../runtime/secrets.js";
+import type { Store } from "../store/db.js";
+import { installAuth } from "./auth/plugin.js";
+import { TokenSigner } from "./auth/tokens.js";
+import { ApiProblem, problemHandler } from "./problems.js";
+import { registerAuthRoutes } from "./routes/auth.js";
+import { registerDagRoutes } from "./routes/dags.js";
+import { registerMonitorRoutes } from "./routes/monitor.js";
+
+/** Request bodies larger than this are refused (413): the API's bodies are small JSON documents. */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export interface ApiServerOptions {
+  store: Store;
+  config: Pick<AloftConfig, "secretKey" | "home" | "apiTokenTtlMs">;
+  logger: Logger;
+}
+
+export async function createApiServer({ store, config, logger }: ApiServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // Unknown fields are an error (422), not silently dropped; query strings are coerced to the schema's types.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", useDefaults: true, allErrors: false } },
+  });
+  const signer = new TokenSigner(secretKeyMaterial(config.secretKey, config.home));
+  app.setErrorHandler(problemHandler(logger));
+  app.setNotFoundHandler((request) => {
+    throw new ApiProblem(404, "Not Found", `no such endpoint: ${request.method} ${request.url.split("?")[0]}`);
+  });
+  await app.register(cookie);
+  installAuth(app, store, signer);
+  app.addHook("onResponse", async (request, reply) => {
+    logger.info(
+      { method: request.method, path: request.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime), user: request.user?.username },
+      "API request",
+    );
+  });
+
+  registerAuthRoutes(app, store, signer, config.apiTokenTtlMs);
+  registerMonitorRoutes(app, store);
+  registerDagRoutes(app, store);
+  return app;
+}
