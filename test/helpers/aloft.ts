@@ -63,6 +63,8 @@ export class Standalone {
   readonly env: NodeJS.ProcessEnv;
   private child?: ChildProcess;
   stderr = "";
+  stdout = "";
+  port = 0;
 
   constructor(
     readonly databaseUrl: string,
@@ -73,11 +75,12 @@ export class Standalone {
   }
 
   async start(): Promise<void> {
-    const port = await freePort();
-    this.child = spawn(process.execPath, [BIN, "standalone", "--port", String(port)], {
+    this.port = await freePort();
+    this.child = spawn(process.execPath, [BIN, "standalone", "--port", String(this.port)], {
       env: { ...process.env, ...this.env, ALOFT_LOG_LEVEL: "info" },
-      stdio: ["ignore", "ignore", "pipe"],
+      stdio: ["ignore", "pipe", "pipe"],
     });
+    this.child.stdout!.on("data", (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr!.on("data", (d: Buffer) => (this.stderr += d.toString()));
     await waitFor("standalone to start", async () => (this.stderr.includes("Aloft standalone is running") ? true : undefined), 60_000);
   }

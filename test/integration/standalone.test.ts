@@ -270,6 +270,36 @@ for (const factory of testDialects()) {
 }
 
 describe("standalone with its defaults", { timeout: 120_000 }, () => {
+  test("the first start creates an admin and shows its generated password once, never in the log; it logs in to the API", async () => {
+    const home = tempDir("home");
+    const aloft = new Standalone(`sqlite://${path.join(home, "aloft.db")}`, "", {});
+    delete aloft.env.ALOFT_DAGS_FOLDER;
+    try {
+      await aloft.start();
+      const shown = await waitFor("the first admin's password", async () => /username 'admin', password '([^']+)'/.exec(aloft.stdout)?.[1]);
+      assert.ok(shown.length >= 16);
+      assert.ok(!aloft.stderr.includes(shown), "the password is in the log");
+      const base = `http://127.0.0.1:${aloft.port}`;
+      const login = await fetch(`${base}/auth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "admin", password: shown }) });
+      assert.equal(login.status, 201);
+      const { access_token: token } = (await login.json()) as { access_token: string };
+      const dags = await fetch(`${base}/api/v2/dags`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(dags.status, 200);
+      assert.equal(((await dags.json()) as { total_entries: number }).total_entries, 4);
+      assert.equal((await fetch(`${base}/api/v2/dags`)).status, 401);
+      // The next start finds a user and creates none.
+      await aloft.stop();
+      aloft.stdout = "";
+      aloft.stderr = "";
+      await aloft.start();
+      assert.equal((await fetch(`http://127.0.0.1:${aloft.port}/api/v2/version`)).status, 200);
+      assert.ok(!aloft.stdout.includes("password"), aloft.stdout);
+    } finally {
+      await aloft.stop();
+      aloft.cleanup();
+    }
+  });
+
   test("loads the example DAGs and runs each of them to success", async () => {
     const home = tempDir("home");
     const aloft = new Standalone(`sqlite://${path.join(home, "aloft.db")}`, "", {});

@@ -2,7 +2,8 @@ import type { Command } from "commander";
 import { startEngine } from "../../engine.js";
 import { createLogger } from "../../logging.js";
 import { listDagFiles } from "../../processor/parse.js";
-import { createHttpServer } from "../../server/http.js";
+import { createApiServer } from "../../api/server.js";
+import { ensureFirstAdmin } from "../../api/auth/first-admin.js";
 import { openStore } from "../../store/db.js";
 import { migrate } from "../../store/migrate.js";
 import { maskDatabaseUrl } from "../../store/url.js";
@@ -36,8 +37,9 @@ async function runStandalone(flags: EngineFlags): Promise<void> {
   if (migrated.applied.length > 0) logger.info({ applied: migrated.applied }, "applied migrations");
 
   const engine = await startEngine({ store, config, logger, dags });
-  const http = createHttpServer(store);
-  await http.listen({ port: config.port, host: "127.0.0.1" });
+  const firstAdmin = await ensureFirstAdmin(store);
+  const http = await createApiServer({ store, config, logger });
+  await http.listen({ port: config.port, host: config.host });
   const first = engine.firstDeploy;
   logger.info(
     {
@@ -51,10 +53,17 @@ async function runStandalone(flags: EngineFlags): Promise<void> {
             import_errors: first.importErrors.length,
           }
         : {}),
-      url: `http://127.0.0.1:${config.port}`,
+      url: `http://${config.host}:${config.port}`,
     },
     "Aloft standalone is running; stop it with Ctrl-C",
   );
+  // Shown once, on the terminal only (never in the log): only its hash is stored.
+  if (firstAdmin) {
+    process.stdout.write(
+      `\nCreated the first user of the API and web UI: username '${firstAdmin.username}', password '${firstAdmin.password}'\n` +
+        `It is shown only this once; add users with 'aloft users create'.\n\n`,
+    );
+  }
 
 
   await new Promise<void>((resolve) => {
