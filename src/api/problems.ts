@@ -39,7 +39,8 @@ function send(reply: FastifyReply, request: FastifyRequest, status: number, titl
 
 /** Where a schema error is, in Airflow's `loc` form: ["body", "conf"], ["query", "limit"], ["path", "dag_id"]. */
 function location(error: FastifyError): Array<string | number> {
-  const part = error.validationContext === "params" ? "path" : (error.validationContext ?? "body");
+  const names: Record<string, string> = { params: "path", querystring: "query", headers: "header" };
+  const part = names[error.validationContext ?? "body"] ?? "body";
   const first = error.validation?.[0];
   const path = (first?.instancePath ?? "").split("/").filter(Boolean);
   const missing = first?.keyword === "required" ? [String((first.params as { missingProperty?: string }).missingProperty)] : [];

@@ -138,3 +138,63 @@ describe("API routes", () => {
     await app.close();
   });
 });
+
+for (const factory of testDialects()) {
+  describe(`API users on ${factory.dialect}`, () => {
+    const harness = new Harness(factory, DAGS);
+    const api = new ApiUnderTest(harness);
+    before(async () => {
+      await harness.start();
+      await api.start();
+    });
+    after(async () => {
+      await api.stop();
+      await harness.stop();
+    });
+
+    const tokenOf = async (username: string, password: string) => {
+      const response = await api.call("POST", "/auth/token", { as: null, body: { username, password } });
+      return response.statusCode === 201 ? response.json<{ access_token: string }>().access_token : null;
+    };
+    const me = (token: string) => api.call("GET", "/auth/me", { as: null, headers: { authorization: `Bearer ${token}` } });
+
+    test("only an admin manages users; a password is never returned", async () => {
+      assert.equal((await api.call("GET", "/api/v2/users", { as: "op" })).statusCode, 403);
+      const created = await api.call("POST", "/api/v2/users", { as: "admin", body: { username: "dana", password: PASSWORD, role: "viewer" } });
+      assert.equal(created.statusCode, 201, created.body);
+      assert.deepEqual(created.json(), { username: "dana", role: "viewer", active: true });
+      const again = await api.call("POST", "/api/v2/users", { as: "admin", body: { username: "dana", password: PASSWORD, role: "viewer" } });
+      assert.equal(again.statusCode, 409);
+      const list = await api.call("GET", "/api/v2/users", { as: "admin" });
+      assert.ok(list.json().users.some((u: { username: string }) => u.username === "dana"));
+      assert.ok(!list.body.includes("password") && !list.body.includes("scrypt"), "a password or its hash was returned");
+      const short = await api.call("POST", "/api/v2/users", { as: "admin", body: { username: "eve", password: "short", role: "viewer" } });
+      assert.equal(short.statusCode, 400);
+      assert.match(short.json().detail, /too short/);
+      const badRole = await api.call("POST", "/api/v2/users", { as: "admin", body: { username: "eve", password: PASSWORD, role: "root" } });
+      assert.equal(badRole.statusCode, 422);
+      const events = await harness.store.db.selectFrom("event_log").select(["event", "owner"]).where("event", "=", "user.create").execute();
+      assert.ok(events.some((e) => e.owner === "admin"));
+    });
+
+    test("changing a user's password or role ends their tokens; a deactivated user cannot log in", async () => {
+      await api.call("POST", "/api/v2/users", { as: "admin", body: { username: "frank", password: PASSWORD, role: "user" } });
+      const before = (await tokenOf("frank", PASSWORD))!;
+      assert.equal((await me(before)).statusCode, 200);
+      const changed = await api.call("PATCH", "/api/v2/users/frank", { as: "admin", body: { role: "viewer" } });
+      assert.deepEqual(changed.json(), { username: "frank", role: "viewer", active: true });
+      assert.equal((await me(before)).statusCode, 401, "a token issued before the change still works");
+      const after = (await tokenOf("frank", PASSWORD))!;
+      assert.deepEqual((await me(after)).json(), { username: "frank", role: "viewer" });
+      await api.call("PATCH", "/api/v2/users/frank", { as: "admin", body: { password: "a new password" } });
+      assert.equal((await me(after)).statusCode, 401);
+      assert.equal(await tokenOf("frank", PASSWORD), null);
+      const third = (await tokenOf("frank", "a new password"))!;
+      await api.call("PATCH", "/api/v2/users/frank", { as: "admin", body: { active: false } });
+      assert.equal((await me(third)).statusCode, 401);
+      assert.equal(await tokenOf("frank", "a new password"), null);
+      assert.equal((await api.call("PATCH", "/api/v2/users/nobody", { as: "admin", body: { active: false } })).statusCode, 404);
+      assert.equal((await api.call("PATCH", "/api/v2/users/frank", { as: "admin", body: {} })).statusCode, 422);
+    });
+  });
+}

@@ -1,5 +1,5 @@
 /** API users in the metadata DB: created by `aloft users create`, by standalone's first start, or by an admin. */
-import { UsageError } from "../../errors.js";
+import { NotFoundError, UsageError } from "../../errors.js";
 import type { Store } from "../../store/db.js";
 import type { ApiRole } from "../../store/schema.js";
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./passwords.js";
@@ -49,6 +49,55 @@ export async function checkPassword(store: Store, username: string, password: st
   if (!row || !ok || row.active !== 1) return null;
   await store.db.updateTable("api_user").set({ last_login_at: Date.now() }).where("username", "=", username).execute();
   return { username: row.username, role: row.role, active: true, changedAt: Number(row.changed_at) };
+}
+
+export interface UserRow extends ApiUser {
+  createdAt: number;
+  lastLoginAt: number | null;
+}
+
+export async function listUsers(store: Store): Promise<UserRow[]> {
+  const rows = await store.db.selectFrom("api_user").select(["username", "role", "active", "changed_at", "created_at", "last_login_at"]).orderBy("username").execute();
+  return rows.map((r) => ({
+    username: r.username,
+    role: r.role,
+    active: r.active === 1,
+    changedAt: Number(r.changed_at),
+    createdAt: Number(r.created_at),
+    lastLoginAt: r.last_login_at === null ? null : Number(r.last_login_at),
+  }));
+}
+
+export interface UserChange {
+  password?: string;
+  role?: string;
+  active?: boolean;
+}
+
+/**
+ * Changes a user's password, role or active flag. Any change moves `changed_at`, which ends every
+ * token and session issued to the user before (see tokens.ts).
+ */
+export async function changeUser(store: Store, username: string, change: UserChange): Promise<ApiUser> {
+  const user = await findUser(store, username);
+  if (!user) throw new NotFoundError(`user '${username}' does not exist: 'aloft users list' shows the users`);
+  if (change.role !== undefined && !isRole(change.role)) throw new UsageError(`role '${change.role}' is not one of ${ROLES.join(", ")}`);
+  if (change.password !== undefined && change.password.length < MIN_PASSWORD_LENGTH) {
+    throw new UsageError(`the password of '${username}' is too short: use at least ${MIN_PASSWORD_LENGTH} characters`);
+  }
+  // Strictly later than before, even within one millisecond, so that older tokens always stop working.
+  const changedAt = Math.max(Date.now(), user.changedAt + 1);
+  await store.db
+    .updateTable("api_user")
+    .set({
+      changed_at: changedAt,
+      ...(change.password !== undefined ? { password_hash: await hashPassword(change.password) } : {}),
+      ...(change.role !== undefined ? { role: change.role as ApiRole } : {}),
+      ...(change.active !== undefined ? { active: change.active ? 1 : 0 } : {}),
+    })
+    .where("username", "=", username)
+    .execute();
+  return (await findUser(store, username))!;
 }
 
 // A hash of nothing anyone can type (a fixed random salt and key): checked against for unknown users.

@@ -5,6 +5,8 @@ import type { SerializedDag } from "../../dag/types.js";
 import { logEvent } from "../../operations/context.js";
 import type { Store } from "../../store/db.js";
 import type { DagTable } from "../../store/schema.js";
+import { sql } from "../../store/kysely.js";
+import { uuidOf } from "../ids.js";
 import { notFound } from "../problems.js";
 import { iso, page, pagingQuery, type PagingParams } from "../pagination.js";
 
@@ -40,16 +42,23 @@ const listQuery = {
 
 const ORDER_COLUMNS = { dag_id: "dag_id", dag_display_name: "dag_id", next_dagrun: "next_dagrun_logical_date", last_parsed_time: "last_parsed_at", is_paused: "is_paused" };
 
-/** `%` and `_` from the user are wildcards, as in Airflow; the pattern matches without regard to case. */
-function likePattern(pattern: string): string {
-  return pattern.toLowerCase();
+/**
+ * Airflow's search patterns: SQL LIKE (`%` and `_` are the user's wildcards) matched anywhere in the
+ * value and without regard to case, and `a | b` for either.
+ */
+function searchPatterns(pattern: string): string[] {
+  return pattern
+    .split("|")
+    .map((p) => p.trim().toLowerCase())
+    .filter((p) => p !== "")
+    .map((p) => `%${p}%`);
 }
 
-/** A LIKE that finds `tag` in the JSON array of the tags column, whatever the dialect. */
-function tagLike(tag: string): string {
-  const escaped = JSON.stringify(tag).replace(/[\\%_]/g, (c) => `\\${c}`);
-  return `%${escaped}%`;
-}
+/** Escapes LIKE's wildcards with `!`, an escape character every dialect takes as written (unlike `\`). */
+const likeLiteral = (text: string) => text.replace(/[!%_]/g, (c) => `!${c}`);
+
+/** A LIKE that finds `tag`, whole, in the JSON array of the tags column. */
+const tagLike = (tag: string) => sql<boolean>`${sql.ref("tags")} like ${`%${likeLiteral(JSON.stringify(tag))}%`} escape '!'`;
 
 export function registerDagRoutes(app: FastifyInstance, store: Store): void {
   app.get<{ Querystring: ListQuery }>("/api/v2/dags", { config: { access: "viewer" }, schema: { querystring: listQuery } }, async (request) => {
@@ -58,14 +67,12 @@ export function registerDagRoutes(app: FastifyInstance, store: Store): void {
     if (q.exclude_stale) query = query.where("is_active", "=", 1);
     if (q.paused !== undefined) query = query.where("is_paused", "=", q.paused ? 1 : 0);
     for (const pattern of [q.dag_id_pattern, q.dag_display_name_pattern]) {
-      if (pattern !== undefined) query = query.where((eb) => eb(eb.fn("lower", ["dag_id"]), "like", likePattern(pattern)));
+      const patterns = pattern === undefined ? [] : searchPatterns(pattern);
+      if (patterns.length > 0) query = query.where((eb) => eb.or(patterns.map((p) => eb(eb.fn("lower", ["dag_id"]), "like", p))));
     }
     if (q.tags && q.tags.length > 0) {
-      const tags = q.tags;
-      query = query.where((eb) => {
-        const each = tags.map((t) => eb("tags", "like", tagLike(t)));
-        return q.tags_match_mode === "all" ? eb.and(each) : eb.or(each);
-      });
+      const each = q.tags.map(tagLike);
+      query = query.where((eb) => (q.tags_match_mode === "all" ? eb.and(each) : eb.or(each)));
     }
     const total = await query.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
     const rows = await page(query.selectAll(), q, ORDER_COLUMNS, "dag_id", "dag_id").execute();
@@ -89,7 +96,7 @@ export function registerDagRoutes(app: FastifyInstance, store: Store): void {
       start_date: serialized.start,
       end_date: serialized.end,
       timezone: serialized.timezone,
-      params: serialized.params,
+      params: airflowParams(serialized),
       default_args: null,
       doc_md: null,
       owner_links: null,
@@ -101,7 +108,7 @@ export function registerDagRoutes(app: FastifyInstance, store: Store): void {
       is_favorite: false,
       latest_dag_version: latest
         ? {
-            id: String(latest.id),
+            id: uuidOf(latest.id),
             version_number: latest.version_number,
             dag_id: latest.dag_id,
             dag_display_name: latest.dag_id,
@@ -145,6 +152,16 @@ async function requireDag(store: Store, dagId: string): Promise<DagRow> {
   const row = await store.db.selectFrom("dag").selectAll().where("dag_id", "=", dagId).executeTakeFirst();
   if (!row) throw notFound(`DAG '${dagId}' was not found: 'aloft dags list' or GET /api/v2/dags shows the DAGs there are`);
   return row;
+}
+
+/** Params as Airflow shows them: each with its default value, description and JSON Schema. */
+function airflowParams(dag: SerializedDag): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(dag.params)) {
+    const schema = dag.paramSchemas?.[name] ?? {};
+    out[name] = { __class: "airflow.sdk.definitions.param.Param", value, description: (schema.description as string | undefined) ?? null, schema };
+  }
+  return out;
 }
 
 function isoDuration(ms: number): string {
