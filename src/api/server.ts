@@ -11,6 +11,7 @@ import { secretKeyMaterial } from "../runtime/secrets.js";
 import type { Store } from "../store/db.js";
 import { installAuth } from "./auth/plugin.js";
 import { TokenSigner } from "./auth/tokens.js";
+import { registerMetrics } from "./metrics.js";
 import { ApiProblem, problemHandler } from "./problems.js";
 import { registerAuthRoutes } from "./routes/auth.js";
 import { registerDagRoutes } from "./routes/dags.js";
@@ -47,6 +48,7 @@ export async function createApiServer({ store, config, logger }: ApiServerOption
     );
   });
 
+  registerMetrics(app, store);
   registerAuthRoutes(app, store, signer, config.apiTokenTtlMs);
   registerMonitorRoutes(app, store);
   registerDagRoutes(app, store);
