@@ -39,7 +39,8 @@ function send(reply: FastifyReply, request: FastifyRequest, status: number, titl
 
 /** Where a schema error is, in Airflow's `loc` form: ["body", "conf"], ["query", "limit"], ["path", "dag_id"]. */
 function location(error: FastifyError): Array<string | number> {
-  const part = error.validationContext === "params" ? "path" : (error.validationContext ?? "body");
+  // Fastify says "params" and "querystring" where Airflow says "path" and "query".
+  const part = error.validationContext === "params" ? "path" : error.validationContext === "querystring" ? "query" : (error.validationContext ?? "body");
   const first = error.validation?.[0];
   const path = (first?.instancePath ?? "").split("/").filter(Boolean);
   const missing = first?.keyword === "required" ? [String((first.params as { missingProperty?: string }).missingProperty)] : [];

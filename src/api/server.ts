@@ -13,6 +13,7 @@ import { installAuth } from "./auth/plugin.js";
 import { TokenSigner } from "./auth/tokens.js";
 import { ApiProblem, problemHandler } from "./problems.js";
 import { registerAuthRoutes } from "./routes/auth.js";
+import { registerDagRunRoutes } from "./routes/dag-runs.js";
 import { registerDagRoutes } from "./routes/dags.js";
 import { registerMonitorRoutes } from "./routes/monitor.js";
 
@@ -49,5 +50,6 @@ export async function createApiServer({ store, config, logger }: ApiServerOption
   registerAuthRoutes(app, store, signer, config.apiTokenTtlMs);
   registerMonitorRoutes(app, store);
   registerDagRoutes(app, store);
+  registerDagRunRoutes(app, store);
   return app;
 }
