@@ -14,6 +14,7 @@ import { TokenSigner } from "./auth/tokens.js";
 import { registerMetrics } from "./metrics.js";
 import { ApiProblem, problemHandler } from "./problems.js";
 import { registerAuthRoutes } from "./routes/auth.js";
+import { registerDagRunRoutes } from "./routes/dag-runs.js";
 import { registerDagRoutes } from "./routes/dags.js";
 import { registerMonitorRoutes } from "./routes/monitor.js";
 import { registerUserRoutes } from "./routes/users.js";
@@ -53,5 +54,6 @@ export async function createApiServer({ store, config, logger }: ApiServerOption
   registerMonitorRoutes(app, store);
   registerDagRoutes(app, store);
   registerUserRoutes(app, store);
+  registerDagRunRoutes(app, store);
   return app;
 }

@@ -2,7 +2,8 @@
 import type { Store } from "../store/db.js";
 import { logEvent, requireRun, requireTasks, type Actor } from "./context.js";
 
-export async function setRunNote(store: Store, actor: Actor, dagId: string, runId: string, note: string): Promise<void> {
+/** Sets (or, with null, removes) the note of a run. */
+export async function setRunNote(store: Store, actor: Actor, dagId: string, runId: string, note: string | null): Promise<void> {
   await store.transaction(async (trx) => {
     const { run } = await requireRun(trx, dagId, runId);
     await trx.updateTable("dag_run").set({ note }).where("id", "=", run.id).execute();

@@ -82,6 +82,10 @@ export interface TriggerOptions {
   /** Default: now. */
   logicalDate?: number;
   runId?: string;
+  /** Default: what the DAG's timetable gives a manual run at its logical date. */
+  dataInterval?: { start: number; end: number };
+  /** Recorded on the run; default: now. The scheduler does not wait for it: a manual run starts when it can. */
+  runAfter?: number;
 }
 
 /**
@@ -94,7 +98,9 @@ export async function triggerDagRun(store: Store, dagId: string, options: Trigge
   const now = Date.now();
   const logicalDate = options.logicalDate ?? now;
   // An interval DAG's manual run covers the last complete interval before its logical date, as in Airflow.
-  const interval = manualDataInterval(timetableOf(dag), new Date(logicalDate));
+  const interval = options.dataInterval
+    ? { start: new Date(options.dataInterval.start), end: new Date(options.dataInterval.end) }
+    : manualDataInterval(timetableOf(dag), new Date(logicalDate));
   const runId = options.runId ?? runIdFor("manual", logicalDate);
   if (await findRun(store.db, dagId, runId)) throw new UsageError(`DAG '${dagId}' already has a run '${runId}': give another run id or logical date`);
   await store.db
@@ -108,7 +114,7 @@ export async function triggerDagRun(store: Store, dagId: string, options: Trigge
           logical_date: logicalDate,
           data_interval_start: interval.start.getTime(),
           data_interval_end: interval.end.getTime(),
-          run_after: now,
+          run_after: options.runAfter ?? now,
           conf: JSON.stringify(options.conf ?? {}),
           dag_version_id: versionId,
         },

@@ -6,7 +6,7 @@ import { logEvent } from "../../operations/context.js";
 import type { Store } from "../../store/db.js";
 import type { DagTable } from "../../store/schema.js";
 import { sql } from "../../store/kysely.js";
-import { uuidOf } from "../ids.js";
+import { BUNDLE_NAME, dagVersionResponses } from "../responses/dag-versions.js";
 import { notFound } from "../problems.js";
 import { iso, page, pagingQuery, type PagingParams } from "../pagination.js";
 
@@ -88,7 +88,6 @@ export function registerDagRoutes(app: FastifyInstance, store: Store): void {
     const row = await requireDag(store, request.params.dag_id);
     const [base] = await dagResponses(store, [row]);
     const serialized = JSON.parse(row.serialized) as SerializedDag;
-    const latest = row.dag_version_id === null ? undefined : await store.db.selectFrom("dag_version").selectAll().where("id", "=", row.dag_version_id).executeTakeFirst();
     return {
       ...base,
       catchup: serialized.catchup,
@@ -106,18 +105,7 @@ export function registerDagRoutes(app: FastifyInstance, store: Store): void {
       last_parsed: iso(row.last_parsed_at),
       concurrency: serialized.maxActiveTasks ?? DEFAULT_MAX_ACTIVE_TASKS,
       is_favorite: false,
-      latest_dag_version: latest
-        ? {
-            id: uuidOf(latest.id),
-            version_number: latest.version_number,
-            dag_id: latest.dag_id,
-            dag_display_name: latest.dag_id,
-            bundle_name: BUNDLE_NAME,
-            bundle_version: String(latest.bundle_id),
-            bundle_url: null,
-            created_at: iso(latest.created_at),
-          }
-        : null,
+      latest_dag_version: row.dag_version_id === null ? null : ((await dagVersionResponses(store.db, [row.dag_version_id])).get(row.dag_version_id) ?? null),
     };
   });
 
@@ -144,9 +132,6 @@ export function registerDagRoutes(app: FastifyInstance, store: Store): void {
     },
   );
 }
-
-/** The one bundle source Aloft has: bundles deployed into the metadata DB (`aloft deploy`, standalone's folder). */
-const BUNDLE_NAME = "aloft";
 
 async function requireDag(store: Store, dagId: string): Promise<DagRow> {
   const row = await store.db.selectFrom("dag").selectAll().where("dag_id", "=", dagId).executeTakeFirst();
