@@ -15,6 +15,7 @@ import { ApiProblem, problemHandler } from "./problems.js";
 import { registerAuthRoutes } from "./routes/auth.js";
 import { registerDagRoutes } from "./routes/dags.js";
 import { registerMonitorRoutes } from "./routes/monitor.js";
+import { registerTaskInstanceRoutes } from "./routes/task-instances.js";
 
 /** Request bodies larger than this are refused (413): the API's bodies are small JSON documents. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -49,5 +50,6 @@ export async function createApiServer({ store, config, logger }: ApiServerOption
   registerAuthRoutes(app, store, signer, config.apiTokenTtlMs);
   registerMonitorRoutes(app, store);
   registerDagRoutes(app, store);
+  registerTaskInstanceRoutes(app, store);
   return app;
 }

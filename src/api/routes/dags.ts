@@ -139,7 +139,7 @@ export function registerDagRoutes(app: FastifyInstance, store: Store): void {
 }
 
 /** The one bundle source Aloft has: bundles deployed into the metadata DB (`aloft deploy`, standalone's folder). */
-const BUNDLE_NAME = "aloft";
+export const BUNDLE_NAME = "aloft";
 
 async function requireDag(store: Store, dagId: string): Promise<DagRow> {
   const row = await store.db.selectFrom("dag").selectAll().where("dag_id", "=", dagId).executeTakeFirst();
