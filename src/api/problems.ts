@@ -37,10 +37,12 @@ function send(reply: FastifyReply, request: FastifyRequest, status: number, titl
     .send({ type: `https://aloft.dev/problems/${status}`, title, status, detail, instance: request.url.split("?")[0] });
 }
 
+// Fastify's names for the parts of a request, and Airflow's.
+const LOCATIONS: Record<string, string> = { body: "body", params: "path", querystring: "query", headers: "header" };
+
 /** Where a schema error is, in Airflow's `loc` form: ["body", "conf"], ["query", "limit"], ["path", "dag_id"]. */
 function location(error: FastifyError): Array<string | number> {
-  const names: Record<string, string> = { params: "path", querystring: "query", headers: "header" };
-  const part = names[error.validationContext ?? "body"] ?? "body";
+  const part = LOCATIONS[error.validationContext ?? "body"] ?? "body";
   const first = error.validation?.[0];
   const path = (first?.instancePath ?? "").split("/").filter(Boolean);
   const missing = first?.keyword === "required" ? [String((first.params as { missingProperty?: string }).missingProperty)] : [];

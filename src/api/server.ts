@@ -18,6 +18,7 @@ import { registerDagRunRoutes } from "./routes/dag-runs.js";
 import { registerDagRoutes } from "./routes/dags.js";
 import { registerMonitorRoutes } from "./routes/monitor.js";
 import { registerUserRoutes } from "./routes/users.js";
+import { registerTaskInstanceRoutes } from "./routes/task-instances.js";
 
 /** Request bodies larger than this are refused (413): the API's bodies are small JSON documents. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -55,5 +56,6 @@ export async function createApiServer({ store, config, logger }: ApiServerOption
   registerDagRoutes(app, store);
   registerUserRoutes(app, store);
   registerDagRunRoutes(app, store);
+  registerTaskInstanceRoutes(app, store);
   return app;
 }

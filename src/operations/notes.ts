@@ -11,7 +11,8 @@ export async function setRunNote(store: Store, actor: Actor, dagId: string, runI
   });
 }
 
-export async function setTaskNote(store: Store, actor: Actor, dagId: string, runId: string, taskId: string, note: string): Promise<void> {
+/** Sets the note of every instance of the task in the run; null removes it. */
+export async function setTaskNote(store: Store, actor: Actor, dagId: string, runId: string, taskId: string, note: string | null): Promise<void> {
   await store.transaction(async (trx) => {
     const { run } = await requireRun(trx, dagId, runId);
     const tis = await trx.selectFrom("task_instance").select(["id", "task_id"]).where("dag_run_id", "=", run.id).execute();

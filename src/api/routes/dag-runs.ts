@@ -16,8 +16,7 @@ import type { DagRunRow, DagRunState, RunType } from "../../store/schema.js";
 import { page, pagingQuery, type PagingParams } from "../pagination.js";
 import { badRequest, conflict, notFound } from "../problems.js";
 import { dagRunResponses, TRIGGER_EVENT } from "../responses/dag-runs.js";
-import { dagVersionResponses } from "../responses/dag-versions.js";
-import { taskInstanceResponse } from "../responses/task-instances.js";
+import { taskInstanceQuery, taskInstanceResponses, withResponseColumns } from "../task-instances/shapes.js";
 
 /** `~` as the DAG id lists the runs of every DAG, as in Airflow. */
 const ALL_DAGS = "~";
@@ -222,11 +221,9 @@ export function registerDagRunRoutes(app: FastifyInstance, store: Store): void {
       // A dry run answers with the task instances that would be cleared, as they are now.
       const run = await requireRunRow(store, dagId, runId);
       const wanted = new Set(result.cleared.map((c) => `${c.taskId}[${c.mapIndex}]`));
-      const tis = (await store.db.selectFrom("task_instance").selectAll().where("dag_run_id", "=", run.id).orderBy("task_id").orderBy("map_index").execute()).filter((ti) =>
-        wanted.has(`${ti.task_id}[${ti.map_index}]`),
-      );
-      const version = run.dag_version_id === null ? undefined : (await dagVersionResponses(store.db, [run.dag_version_id])).get(Number(run.dag_version_id));
-      return { task_instances: tis.map((ti) => taskInstanceResponse(ti, run, version ?? null)), total_entries: tis.length };
+      const rows = await withResponseColumns(taskInstanceQuery(store.db)).where("ti.dag_run_id", "=", run.id).orderBy("ti.task_id").orderBy("ti.map_index").execute();
+      const tis = rows.filter((ti) => wanted.has(`${ti.task_id}[${ti.map_index}]`));
+      return { task_instances: await taskInstanceResponses(store.db, tis), total_entries: tis.length };
     },
   );
 
