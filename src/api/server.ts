@@ -12,6 +12,7 @@ import type { Store } from "../store/db.js";
 import { installAuth } from "./auth/plugin.js";
 import { TokenSigner } from "./auth/tokens.js";
 import { registerMetrics } from "./metrics.js";
+import { documentRoutes } from "./openapi/document.js";
 import { ApiProblem, problemHandler } from "./problems.js";
 import { registerAuthRoutes } from "./routes/auth.js";
 import { registerDagRunRoutes } from "./routes/dag-runs.js";
@@ -43,6 +44,8 @@ export async function createApiServer({ store, config, logger }: ApiServerOption
   });
   await app.register(cookie);
   installAuth(app, store, signer);
+  const openApi = documentRoutes(app);
+  app.get("/openapi.json", { config: { access: "public" } }, async () => openApi());
   app.addHook("onResponse", async (request, reply) => {
     logger.info(
       { method: request.method, path: request.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime), user: request.user?.username },
