@@ -3,18 +3,29 @@
  * each scrape, so every API instance reports the same figures: DAG runs by state, task instances in
  * the states that are not final (final ones only grow, and counting them would scan the whole
  * table), queued tries per queue, the scheduler's leader epoch, failovers and lease age. Request
- * latency is this instance's own, per route.
+ * latency is this instance's own, per route; so is the scheduling loop's pass time, when the
+ * scheduler runs in this process (standalone).
  */
 import type { FastifyInstance } from "fastify";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { SCHEDULER_LEASE, dbNow } from "../scheduler/lease.js";
+import type { Scheduler } from "../scheduler/scheduler.js";
 import type { Store } from "../store/db.js";
 import { TERMINAL_TASK_STATES, type TaskState } from "../store/schema.js";
 
 const OPEN_TASK_STATES: TaskState[] = ["scheduled", "queued", "running", "up_for_retry", "up_for_reschedule", "restarting"];
 
-export function registerMetrics(app: FastifyInstance, store: Store): void {
+export function registerMetrics(app: FastifyInstance, store: Store, scheduler?: Scheduler): void {
   const registry = new Registry();
+  if (scheduler) {
+    const passes = new Histogram({
+      name: "aloft_scheduler_loop_seconds",
+      help: "time of one pass of the scheduling loop in this process",
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    });
+    scheduler.on("passed", (ms) => passes.observe(ms / 1000));
+  }
   const latency = new Histogram({
     name: "aloft_api_request_seconds",
     help: "API request latency by method, route and status",

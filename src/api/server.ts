@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import type { AloftConfig } from "../config.js";
 import type { Logger } from "../logging.js";
 import { secretKeyMaterial } from "../runtime/secrets.js";
+import type { Scheduler } from "../scheduler/scheduler.js";
 import type { Store } from "../store/db.js";
 import { installAuth } from "./auth/plugin.js";
 import { TokenSigner } from "./auth/tokens.js";
@@ -28,9 +29,11 @@ export interface ApiServerOptions {
   store: Store;
   config: Pick<AloftConfig, "secretKey" | "home" | "apiTokenTtlMs">;
   logger: Logger;
+  /** The scheduler, when it runs in this process (standalone): its pass times go to /metrics. */
+  scheduler?: Scheduler;
 }
 
-export async function createApiServer({ store, config, logger }: ApiServerOptions): Promise<FastifyInstance> {
+export async function createApiServer({ store, config, logger, scheduler }: ApiServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
     bodyLimit: BODY_LIMIT_BYTES,
@@ -53,7 +56,7 @@ export async function createApiServer({ store, config, logger }: ApiServerOption
     );
   });
 
-  registerMetrics(app, store);
+  registerMetrics(app, store, scheduler);
   registerAuthRoutes(app, store, signer, config.apiTokenTtlMs);
   registerMonitorRoutes(app, store);
   registerDagRoutes(app, store);

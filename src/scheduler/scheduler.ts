@@ -47,7 +47,8 @@ export interface SchedulerEvents {
   /** Another scheduler holds a newer lease: this one stopped. */
   deposed: [error: StaleEpochError];
   /** A pass of the loop ended without error: the loop is alive (the HA controller's heartbeat). */
-  passed: [];
+  /** A pass ended; it took this long. */
+  passed: [durationMs: number];
 }
 
 export class Scheduler extends EventEmitter<SchedulerEvents> {
@@ -120,9 +121,10 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     try {
       do {
         this.passRequested = false;
+        const startedAt = performance.now();
         await this.pass();
         this.consecutiveErrors = 0;
-        this.emit("passed");
+        this.emit("passed", performance.now() - startedAt);
       } while (this.passRequested && !this.stopped);
     } catch (error) {
       if (error instanceof StaleEpochError) {

@@ -45,6 +45,8 @@ for (const factory of testDialects()) {
       assert.ok(sample(text, "aloft_scheduler_lease_age_seconds")! < 60);
       assert.equal(sample(text, 'aloft_api_request_seconds_count{method="GET",route="/api/v2/dags",status="200"}'), 1);
       assert.equal(sample(text, "aloft_metrics_db_errors_total"), 0);
+      // The scheduler runs in this process here (as in standalone): its passes are timed.
+      assert.ok(sample(text, "aloft_scheduler_loop_seconds_count")! > 0);
     });
   });
 }

@@ -28,7 +28,7 @@ export class ApiUnderTest {
 
   /** Starts the server on the harness's store and creates one user per role (named after it). */
   async start(): Promise<void> {
-    this.app = await createApiServer({ store: this.harness.store, config: this.harness.config, logger: silentLogger });
+    this.app = await createApiServer({ store: this.harness.store, config: this.harness.config, logger: silentLogger, scheduler: this.harness.scheduler });
     for (const role of ROLES) {
       await createUser(this.harness.store, role, PASSWORD, role);
       const response = await this.call("POST", "/auth/token", { as: null, body: { username: role, password: PASSWORD } });

@@ -48,6 +48,11 @@ export class Harness {
     return this.storeHandle;
   }
 
+  /** The running engine's scheduler (undefined before start()). */
+  get scheduler() {
+    return this.engine?.scheduler;
+  }
+
   /** Writes (or replaces) DAG files; call `reparse()` for a started engine to see them. */
   writeDags(files: Record<string, string>): void {
     for (const [name, code] of Object.entries(files)) fs.writeFileSync(path.join(this.dagsFolder, name), code);

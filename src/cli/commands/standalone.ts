@@ -38,7 +38,7 @@ async function runStandalone(flags: EngineFlags): Promise<void> {
 
   const engine = await startEngine({ store, config, logger, dags });
   const firstAdmin = await ensureFirstAdmin(store);
-  const http = await createApiServer({ store, config, logger });
+  const http = await createApiServer({ store, config, logger, scheduler: engine.scheduler });
   await http.listen({ port: config.port, host: config.host });
   const first = engine.firstDeploy;
   logger.info(
