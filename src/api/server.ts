@@ -14,18 +14,25 @@ import { TokenSigner } from "./auth/tokens.js";
 import { registerMetrics } from "./metrics.js";
 import { ApiProblem, problemHandler } from "./problems.js";
 import { registerAuthRoutes } from "./routes/auth.js";
+import { registerBackfillRoutes } from "./routes/backfills.js";
+import { registerBundleRoutes } from "./routes/bundles.js";
 import { registerDagRunRoutes } from "./routes/dag-runs.js";
+import { registerDagVersionRoutes } from "./routes/dag-versions.js";
 import { registerDagRoutes } from "./routes/dags.js";
+import { registerEventLogRoutes } from "./routes/event-logs.js";
+import { registerHaRoutes } from "./routes/ha.js";
 import { registerMonitorRoutes } from "./routes/monitor.js";
 import { registerUserRoutes } from "./routes/users.js";
 import { registerTaskInstanceRoutes } from "./routes/task-instances.js";
+import { registerWorkerRoutes } from "./routes/workers.js";
 
 /** Request bodies larger than this are refused (413): the API's bodies are small JSON documents. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
 export interface ApiServerOptions {
   store: Store;
-  config: Pick<AloftConfig, "secretKey" | "home" | "apiTokenTtlMs">;
+  /** `executor`: for the broker's queue depths in GET /api/v2/workers. */
+  config: Pick<AloftConfig, "secretKey" | "home" | "apiTokenTtlMs" | "executor">;
   logger: Logger;
 }
 
@@ -57,5 +64,12 @@ export async function createApiServer({ store, config, logger }: ApiServerOption
   registerUserRoutes(app, store);
   registerDagRunRoutes(app, store);
   registerTaskInstanceRoutes(app, store);
+  registerEventLogRoutes(app, store);
+  registerDagVersionRoutes(app, store);
+  registerBackfillRoutes(app, store);
+  // Aloft's additions.
+  registerHaRoutes(app, store);
+  registerWorkerRoutes(app, store, config.executor);
+  registerBundleRoutes(app, store);
   return app;
 }
