@@ -16,18 +16,25 @@ import { registerMetrics } from "./metrics.js";
 import { documentRoutes } from "./openapi/document.js";
 import { ApiProblem, problemHandler } from "./problems.js";
 import { registerAuthRoutes } from "./routes/auth.js";
+import { registerBackfillRoutes } from "./routes/backfills.js";
+import { registerBundleRoutes } from "./routes/bundles.js";
 import { registerDagRunRoutes } from "./routes/dag-runs.js";
+import { registerDagVersionRoutes } from "./routes/dag-versions.js";
 import { registerDagRoutes } from "./routes/dags.js";
+import { registerEventLogRoutes } from "./routes/event-logs.js";
+import { registerHaRoutes } from "./routes/ha.js";
 import { registerMonitorRoutes } from "./routes/monitor.js";
 import { registerUserRoutes } from "./routes/users.js";
 import { registerTaskInstanceRoutes } from "./routes/task-instances.js";
+import { registerWorkerRoutes } from "./routes/workers.js";
 
 /** Request bodies larger than this are refused (413): the API's bodies are small JSON documents. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
 export interface ApiServerOptions {
   store: Store;
-  config: Pick<AloftConfig, "secretKey" | "home" | "apiTokenTtlMs">;
+  /** `executor`: for the broker's queue depths in GET /api/v2/workers. */
+  config: Pick<AloftConfig, "secretKey" | "home" | "apiTokenTtlMs" | "executor">;
   logger: Logger;
   /** The scheduler, when it runs in this process (standalone): its pass times go to /metrics. */
   scheduler?: Scheduler;
@@ -63,5 +70,12 @@ export async function createApiServer({ store, config, logger, scheduler }: ApiS
   registerUserRoutes(app, store);
   registerDagRunRoutes(app, store);
   registerTaskInstanceRoutes(app, store);
+  registerEventLogRoutes(app, store);
+  registerDagVersionRoutes(app, store);
+  registerBackfillRoutes(app, store);
+  // Aloft's additions.
+  registerHaRoutes(app, store);
+  registerWorkerRoutes(app, store, config.executor);
+  registerBundleRoutes(app, store);
   return app;
 }

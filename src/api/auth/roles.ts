@@ -2,7 +2,7 @@
  * Who may do what. Each role may do everything the ones before it may:
  * - viewer: read everything but secrets (DAGs, runs, tries, logs, XComs, pools, variables with
  *   secret values masked, connections without passwords, the cluster);
- * - user: also operate DAGs: pause, trigger, clear, mark, delete runs, notes;
+ * - user: also operate DAGs: pause, trigger, clear, mark, delete runs, notes, backfills;
  * - op: also change the deployment's settings: pools, variables, connections, deploys, DAG deletion;
  * - admin: also manage users.
  * `public` routes need no login (health, version, the login itself).

@@ -133,7 +133,7 @@ export function registerDagRoutes(app: FastifyInstance, store: Store): void {
   );
 }
 
-async function requireDag(store: Store, dagId: string): Promise<DagRow> {
+export async function requireDag(store: Store, dagId: string): Promise<DagRow> {
   const row = await store.db.selectFrom("dag").selectAll().where("dag_id", "=", dagId).executeTakeFirst();
   if (!row) throw notFound(`DAG '${dagId}' was not found: 'aloft dags list' or GET /api/v2/dags shows the DAGs there are`);
   return row;

@@ -6,9 +6,8 @@ import type { Command } from "commander";
 import type { AloftConfig } from "../../config.js";
 import { DatabaseError, UsageError } from "../../errors.js";
 import { Controller } from "../../ha/controller.js";
-import { readLease } from "../../ha/election.js";
 import { Hooks } from "../../ha/hooks.js";
-import { listEvents, listNodes } from "../../ha/registry.js";
+import { clusterStatus } from "../../ha/status.js";
 import type { ChildSpec } from "../../ha/supervisor.js";
 import { createLogger, type Logger } from "../../logging.js";
 import { distModule } from "../../paths.js";
@@ -19,7 +18,7 @@ import { createHttpServer } from "../../server/http.js";
 import { openStore, type Store } from "../../store/db.js";
 import { migrate } from "../../store/migrate.js";
 import { maskDatabaseUrl } from "../../store/url.js";
-import { iso, printRows, resolveConfig, withGlobalFlags, withStore, type GlobalFlags } from "../context.js";
+import { printRows, resolveConfig, withGlobalFlags, withStore, type GlobalFlags } from "../context.js";
 
 interface NodeFlags extends GlobalFlags {
   nodeId?: string;
@@ -233,31 +232,7 @@ function validateTimings(config: AloftConfig): void {
 
 async function showStatus(flags: GlobalFlags & { name: string; json?: boolean }): Promise<void> {
   await withStore(flags, async (store) => {
-    const { lease, now } = await readLease(store, flags.name);
-    const nodes = await listNodes(store, flags.name);
-    const events = await listEvents(store, flags.name, 50);
-    const leaseLive = lease !== null && lease.expiresAt > now;
-    const status = {
-      cluster: flags.name,
-      epoch: lease?.epoch ?? null,
-      leader: leaseLive
-        ? { node_id: lease.holder, epoch: lease.epoch, expires_in_ms: lease.expiresAt - now, renewed_ms_ago: now - lease.renewedAt }
-        : null,
-      nodes: nodes.map((n) => ({
-        node_id: n.node_id,
-        host: n.host,
-        pid: n.pid,
-        priority: n.priority,
-        no_preempt: n.no_preempt === 1,
-        // A node that died cannot update its own row: past the lease, "active" is only what it last said.
-        role: n.role === "active" && !(leaseLive && lease.holder === n.node_id) ? "lost" : n.role,
-        last_seen_ms_ago: Number(n.now) - Number(n.last_seen),
-        child_pid: n.child_pid,
-        child_health: n.child_health,
-        started_at: iso(Number(n.started_at)),
-      })),
-      events: events.map((e) => ({ at: iso(Number(e.at)), node_id: e.node_id, from: e.from_role, to: e.to_role, reason: e.reason, epoch: e.epoch === null ? null : Number(e.epoch) })),
-    };
+    const status = await clusterStatus(store, flags.name);
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
       return;

@@ -2,12 +2,13 @@
 import type { Command } from "commander";
 import { checkQueueName, DEFAULT_QUEUE, isBrokerUrl, openBroker } from "../../broker/broker.js";
 import { UsageError } from "../../errors.js";
-import { createLogger, silentLogger } from "../../logging.js";
+import { createLogger } from "../../logging.js";
 import { openStore } from "../../store/db.js";
 import { maskDatabaseUrl } from "../../store/url.js";
+import { workerOverview } from "../../worker/overview.js";
 import { defaultWorkerName } from "../../worker/registry.js";
 import { Worker } from "../../worker/worker.js";
-import { iso, printRows, requireMigrated, resolveConfig, withGlobalFlags, withStore, type GlobalFlags } from "../context.js";
+import { printRows, requireMigrated, resolveConfig, withGlobalFlags, withStore, type GlobalFlags } from "../context.js";
 
 interface WorkerFlags extends GlobalFlags {
   queues?: string;
@@ -81,42 +82,7 @@ export function registerWorkerCommands(program: Command): void {
       .option("--json", "print JSON"),
   ).action(async (flags: GlobalFlags & { json?: boolean }) => {
     await withStore(flags, async (store, config) => {
-      const now = Number((await store.db.selectNoFrom(store.nowMs().as("now")).executeTakeFirstOrThrow()).now);
-      const rows = (await store.db.selectFrom("worker").selectAll().orderBy("state").orderBy("name").execute()).map((w) => ({
-        ...w,
-        queueList: JSON.parse(w.queues) as string[],
-      }));
-      const list = rows.map((w) => ({
-        name: w.name,
-        state: w.state,
-        kind: w.kind,
-        host: w.hostname,
-        pid: w.pid,
-        queues: w.queueList.join(","),
-        concurrency: w.concurrency,
-        running: w.running,
-        done: w.tries_done,
-        failed: w.tries_failed,
-        last_heartbeat: iso(Number(w.last_heartbeat)),
-        heartbeat_age_s: Math.max(0, Math.round((now - Number(w.last_heartbeat)) / 1000)),
-        started_at: iso(Number(w.started_at)),
-        version: w.version,
-        ...(w.reason ? { reason: w.reason } : {}),
-      }));
-      const queued = await store.db
-        .selectFrom("task_instance")
-        .select((eb) => ["queue", eb.fn.countAll<number>().as("n")])
-        .where("state", "=", "queued")
-        .groupBy("queue")
-        .execute();
-      const names = new Set<string>([DEFAULT_QUEUE, ...queued.map((q) => q.queue), ...rows.filter((w) => w.kind === "remote").flatMap((w) => w.queueList)]);
-      const waiting = await brokerDepths(config.executor, [...names]);
-      const queues = [...names].sort().map((queue) => ({
-        queue,
-        queued_tries: Number(queued.find((q) => q.queue === queue)?.n ?? 0),
-        waiting_in_broker: waiting instanceof Map ? (waiting.get(queue) ?? 0) : waiting,
-        workers: rows.filter((w) => w.kind === "remote" && w.state === "running" && w.queueList.includes(queue)).length,
-      }));
+      const { workers: list, queues } = await workerOverview(store, config.executor);
       if (flags.json) {
         process.stdout.write(`${JSON.stringify({ workers: list, queues }, null, 2)}\n`);
         return;
@@ -126,18 +92,4 @@ export function registerWorkerCommands(program: Command): void {
       printRows(queues, false, ["queue", "queued_tries", "waiting_in_broker", "workers"]);
     });
   });
-}
-
-/** Messages waiting per queue in the configured broker; a short text when there is none or it cannot be reached. */
-async function brokerDepths(executor: string, queues: string[]): Promise<Map<string, number> | string> {
-  if (!isBrokerUrl(executor)) return "n/a (local executor)";
-  const broker = await openBroker(executor, silentLogger);
-  try {
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("timed out after 5 s")), 5_000).unref());
-    return await Promise.race([broker.depths(queues), timeout]);
-  } catch (error) {
-    return `unreachable (${(error as Error).message})`;
-  } finally {
-    await broker.close().catch(() => undefined);
-  }
 }
