@@ -7,18 +7,23 @@ import cookie from "@fastify/cookie";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { AloftConfig } from "../config.js";
 import type { Logger } from "../logging.js";
-import { secretKeyMaterial } from "../runtime/secrets.js";
+import { SecretBox, secretKeyMaterial } from "../runtime/secrets.js";
 import type { Store } from "../store/db.js";
 import { installAuth } from "./auth/plugin.js";
 import { TokenSigner } from "./auth/tokens.js";
 import { registerMetrics } from "./metrics.js";
 import { ApiProblem, problemHandler } from "./problems.js";
 import { registerAuthRoutes } from "./routes/auth.js";
+import { registerConnectionRoutes } from "./routes/connections.js";
 import { registerDagRunRoutes } from "./routes/dag-runs.js";
 import { registerDagRoutes } from "./routes/dags.js";
+import { registerImportErrorRoutes } from "./routes/import-errors.js";
 import { registerMonitorRoutes } from "./routes/monitor.js";
+import { registerPoolRoutes } from "./routes/pools.js";
 import { registerUserRoutes } from "./routes/users.js";
 import { registerTaskInstanceRoutes } from "./routes/task-instances.js";
+import { registerVariableRoutes } from "./routes/variables.js";
+import { registerXcomRoutes } from "./routes/xcoms.js";
 
 /** Request bodies larger than this are refused (413): the API's bodies are small JSON documents. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -37,6 +42,8 @@ export async function createApiServer({ store, config, logger }: ApiServerOption
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", useDefaults: true, allErrors: false } },
   });
   const signer = new TokenSigner(secretKeyMaterial(config.secretKey, config.home));
+  // Variables and connections are encrypted with the same box as the CLI and the engine use (the same secret_key).
+  const box = SecretBox.open(config.secretKey, config.home);
   app.setErrorHandler(problemHandler(logger));
   app.setNotFoundHandler((request) => {
     throw new ApiProblem(404, "Not Found", `no such endpoint: ${request.method} ${request.url.split("?")[0]}`);
@@ -57,5 +64,10 @@ export async function createApiServer({ store, config, logger }: ApiServerOption
   registerUserRoutes(app, store);
   registerDagRunRoutes(app, store);
   registerTaskInstanceRoutes(app, store);
+  registerXcomRoutes(app, store);
+  registerImportErrorRoutes(app, store);
+  registerPoolRoutes(app, store);
+  registerVariableRoutes(app, store, box);
+  registerConnectionRoutes(app, store, box);
   return app;
 }
