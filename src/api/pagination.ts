@@ -35,4 +35,25 @@ export function page<QB extends SelectQueryBuilder<any, any, any>>(query: QB, pa
   return query.orderBy(column, direction).orderBy(tiebreak, direction).limit(params.limit).offset(params.offset) as QB;
 }
 
+/**
+ * Airflow's search patterns (`dag_id_pattern`, `variable_key_pattern`...): SQL LIKE (`%` and `_` are
+ * the user's wildcards) matched anywhere in the value and without regard to case, and `a | b` for
+ * either. Match each against the lower-cased column.
+ */
+export function searchPatterns(pattern: string): string[] {
+  return pattern
+    .split("|")
+    .map((p) => p.trim().toLowerCase())
+    .filter((p) => p !== "")
+    .map((p) => `%${p}%`);
+}
+
+/** `query` narrowed to the rows whose `column` matches the search `pattern` (when one is given). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function matchingPattern<QB extends SelectQueryBuilder<any, any, any>>(query: QB, column: string, pattern: string | undefined): QB {
+  const patterns = pattern === undefined ? [] : searchPatterns(pattern);
+  if (patterns.length === 0) return query;
+  return query.where((eb) => eb.or(patterns.map((p) => eb(eb.fn("lower", [column]), "like", p)))) as QB;
+}
+
 export const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());

@@ -29,6 +29,18 @@ export interface ValidationIssue {
   type: string;
 }
 
+/**
+ * A 422 for input the schema cannot check (JSON inside a string field), in the schema's own form:
+ * `detail` is a list of one {loc, msg, type}.
+ */
+export class InvalidField extends Error {
+  constructor(readonly issue: ValidationIssue) {
+    super(issue.msg);
+  }
+}
+
+export const invalidField = (loc: Array<string | number>, msg: string) => new InvalidField({ loc, msg, type: "value_error" });
+
 function send(reply: FastifyReply, request: FastifyRequest, status: number, title: string, detail: string | ValidationIssue[], headers: Record<string, string> = {}) {
   return reply
     .code(status)
@@ -53,6 +65,7 @@ function location(error: FastifyError): Array<string | number> {
 export function problemHandler(logger: Logger) {
   return (error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof ApiProblem) return send(reply, request, error.status, error.title, error.message, error.headers);
+    if (error instanceof InvalidField) return send(reply, request, 422, "Unprocessable Entity", [error.issue]);
     if (error instanceof NotFoundError) return send(reply, request, 404, "Not Found", error.message);
     if (error instanceof UsageError) return send(reply, request, 400, "Bad Request", error.message);
     const fastifyError = error as FastifyError;

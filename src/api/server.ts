@@ -7,8 +7,8 @@ import cookie from "@fastify/cookie";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { AloftConfig } from "../config.js";
 import type { Logger } from "../logging.js";
-import { secretKeyMaterial } from "../runtime/secrets.js";
 import type { Scheduler } from "../scheduler/scheduler.js";
+import { SecretBox, secretKeyMaterial } from "../runtime/secrets.js";
 import type { Store } from "../store/db.js";
 import { installAuth } from "./auth/plugin.js";
 import { TokenSigner } from "./auth/tokens.js";
@@ -18,15 +18,20 @@ import { ApiProblem, problemHandler } from "./problems.js";
 import { registerAuthRoutes } from "./routes/auth.js";
 import { registerBackfillRoutes } from "./routes/backfills.js";
 import { registerBundleRoutes } from "./routes/bundles.js";
+import { registerConnectionRoutes } from "./routes/connections.js";
 import { registerDagRunRoutes } from "./routes/dag-runs.js";
 import { registerDagVersionRoutes } from "./routes/dag-versions.js";
 import { registerDagRoutes } from "./routes/dags.js";
 import { registerEventLogRoutes } from "./routes/event-logs.js";
 import { registerHaRoutes } from "./routes/ha.js";
+import { registerImportErrorRoutes } from "./routes/import-errors.js";
 import { registerMonitorRoutes } from "./routes/monitor.js";
+import { registerPoolRoutes } from "./routes/pools.js";
 import { registerUserRoutes } from "./routes/users.js";
 import { registerTaskInstanceRoutes } from "./routes/task-instances.js";
 import { registerWorkerRoutes } from "./routes/workers.js";
+import { registerVariableRoutes } from "./routes/variables.js";
+import { registerXcomRoutes } from "./routes/xcoms.js";
 
 /** Request bodies larger than this are refused (413): the API's bodies are small JSON documents. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -48,6 +53,8 @@ export async function createApiServer({ store, config, logger, scheduler }: ApiS
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", useDefaults: true, allErrors: false } },
   });
   const signer = new TokenSigner(secretKeyMaterial(config.secretKey, config.home));
+  // Variables and connections are encrypted with the same box as the CLI and the engine use (the same secret_key).
+  const box = SecretBox.open(config.secretKey, config.home);
   app.setErrorHandler(problemHandler(logger));
   app.setNotFoundHandler((request) => {
     throw new ApiProblem(404, "Not Found", `no such endpoint: ${request.method} ${request.url.split("?")[0]}`);
@@ -67,13 +74,18 @@ export async function createApiServer({ store, config, logger, scheduler }: ApiS
   registerAuthRoutes(app, store, signer, config.apiTokenTtlMs);
   registerMonitorRoutes(app, store);
   registerDagRoutes(app, store);
-  registerUserRoutes(app, store);
   registerDagRunRoutes(app, store);
   registerTaskInstanceRoutes(app, store);
   registerEventLogRoutes(app, store);
   registerDagVersionRoutes(app, store);
   registerBackfillRoutes(app, store);
+  registerXcomRoutes(app, store);
+  registerImportErrorRoutes(app, store);
+  registerPoolRoutes(app, store);
+  registerVariableRoutes(app, store, box);
+  registerConnectionRoutes(app, store, box);
   // Aloft's additions.
+  registerUserRoutes(app, store);
   registerHaRoutes(app, store);
   registerWorkerRoutes(app, store, config.executor);
   registerBundleRoutes(app, store);

@@ -43,8 +43,8 @@ export async function getPool(db: Db, name: string): Promise<PoolStats> {
   return pool;
 }
 
-/** Creates the pool or changes its slots (and description, when given). */
-export async function setPool(store: Store, actor: Actor, name: string, slots: number, description?: string): Promise<PoolStats> {
+/** Creates the pool or changes its slots (and description, when given; null removes it). */
+export async function setPool(store: Store, actor: Actor, name: string, slots: number, description?: string | null): Promise<PoolStats> {
   if (name.trim() === "" || name.length > 250) throw new UsageError(`pool name must be 1 to 250 characters, got '${name}'`);
   if (!Number.isSafeInteger(slots) || slots < 0) throw new UsageError(`pool '${name}': slots must be an integer >= 0, got '${slots}'`);
   return store.transaction(async (trx) => {

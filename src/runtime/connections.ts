@@ -2,10 +2,10 @@
  * Connections: where and how to reach an external system (Airflow's Connection). The password and
  * the extra JSON are encrypted at rest.
  */
-import type { Kysely, Transaction } from "kysely";
+import type { Kysely, Selectable, Transaction } from "kysely";
 import { NotFoundError, UsageError } from "../errors.js";
-import type { Database } from "../store/schema.js";
-import { isSensitiveName, MASK, type SecretBox } from "./secrets.js";
+import type { ConnectionTable, Database } from "../store/schema.js";
+import { isSensitiveName, MASK, maskSensitiveValues, type SecretBox } from "./secrets.js";
 import type { ConnectionInfo } from "../dag/types.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -13,7 +13,7 @@ type Db = Kysely<Database> | Transaction<Database>;
 /** A connection as tasks see it (`ctx.connections.get(id)`). */
 export type Connection = ConnectionInfo;
 
-const ID_PATTERN = /^[A-Za-z0-9_.-]{1,250}$/;
+export const ID_PATTERN = /^[A-Za-z0-9_.-]{1,250}$/;
 
 export function checkConnId(id: string): void {
   if (!ID_PATTERN.test(id)) {
@@ -69,8 +69,12 @@ export async function addConnection(db: Db, box: SecretBox, conn: Connection): P
 
 export async function findConnection(db: Db, box: SecretBox, connId: string): Promise<Connection | undefined> {
   const row = await db.selectFrom("connection").selectAll().where("conn_id", "=", connId).executeTakeFirst();
-  if (!row) return undefined;
-  const what = `connection ${connId}`;
+  return row ? decryptedConnection(box, row) : undefined;
+}
+
+/** A stored connection row with its password and extra decrypted. */
+export function decryptedConnection(box: SecretBox, row: Selectable<ConnectionTable>): Connection {
+  const what = `connection ${row.conn_id}`;
   return {
     connId: row.conn_id,
     connType: row.conn_type,
@@ -91,8 +95,7 @@ export async function deleteConnection(db: Db, connId: string): Promise<void> {
 
 /** The connection with its password and the sensitive extra values replaced by "***", for output. */
 export function maskedConnection(conn: Connection): Connection {
-  const extra = Object.fromEntries(Object.entries(conn.extra).map(([k, v]) => [k, isSensitiveName(k) ? MASK : v]));
-  return { ...conn, password: conn.password === null ? null : MASK, extra };
+  return { ...conn, password: conn.password === null ? null : MASK, extra: maskSensitiveValues(conn.extra) as Record<string, unknown> };
 }
 
 /** The values of a connection that must never appear in logs: its password and sensitive extras. */

@@ -87,6 +87,16 @@ export function isSensitiveName(name: string): boolean {
 
 export const MASK = "***";
 
+/**
+ * `value` with the value of every field whose name looks secret replaced by "***", in nested objects
+ * and arrays too (as Airflow's redaction does): `{"auth": {"token": "x"}}` is as secret as `{"token": "x"}`.
+ */
+export function maskSensitiveValues(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(maskSensitiveValues);
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isSensitiveName(k) ? MASK : maskSensitiveValues(v)]));
+}
+
 /** Replaces every occurrence of each secret in `text` by "***" (longest first, so overlaps mask fully). */
 export function maskSecrets(text: string, secrets: Iterable<string>): string {
   const list = [...new Set(secrets)].filter((s) => s.length >= 3).sort((a, b) => b.length - a.length);

@@ -1,7 +1,7 @@
 /** Variables: keys with values that tasks (`ctx.variables`) and templates (`var.value.x`) read. */
-import type { Kysely, Transaction } from "kysely";
+import type { Kysely, Selectable, Transaction } from "kysely";
 import { NotFoundError, UsageError } from "../errors.js";
-import type { Database } from "../store/schema.js";
+import type { Database, VariableTable } from "../store/schema.js";
 import type { SecretBox } from "./secrets.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -12,7 +12,7 @@ export interface VariableRow {
   description: string | null;
 }
 
-const KEY_PATTERN = /^[A-Za-z0-9_.\-/]{1,250}$/;
+export const KEY_PATTERN = /^[A-Za-z0-9_.\-/]{1,250}$/;
 
 export function checkVariableKey(key: string): void {
   if (!KEY_PATTERN.test(key)) {
@@ -31,14 +31,17 @@ export async function setVariable(db: Db, box: SecretBox, key: string, value: st
 /** The variable, decrypted, or undefined when there is none with this key. */
 export async function findVariable(db: Db, box: SecretBox, key: string): Promise<VariableRow | undefined> {
   const row = await db.selectFrom("variable").selectAll().where("key", "=", key).executeTakeFirst();
-  if (!row) return undefined;
-  const value = row.is_encrypted ? box.decrypt(row.value, `variable ${key}`) : row.value;
-  return { key: row.key, value, description: row.description };
+  return row ? decryptedVariable(box, row) : undefined;
 }
 
 export async function listVariables(db: Db, box: SecretBox): Promise<VariableRow[]> {
   const rows = await db.selectFrom("variable").selectAll().orderBy("key").execute();
-  return rows.map((r) => ({ key: r.key, value: r.is_encrypted ? box.decrypt(r.value, `variable ${r.key}`) : r.value, description: r.description }));
+  return rows.map((r) => decryptedVariable(box, r));
+}
+
+/** A stored variable row with its value decrypted. */
+export function decryptedVariable(box: SecretBox, row: Selectable<VariableTable>): VariableRow {
+  return { key: row.key, value: row.is_encrypted ? box.decrypt(row.value, `variable ${row.key}`) : row.value, description: row.description };
 }
 
 export async function deleteVariable(db: Db, key: string): Promise<void> {

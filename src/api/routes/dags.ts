@@ -8,7 +8,7 @@ import type { DagTable } from "../../store/schema.js";
 import { sql } from "../../store/kysely.js";
 import { BUNDLE_NAME, dagVersionResponses } from "../responses/dag-versions.js";
 import { notFound } from "../problems.js";
-import { iso, page, pagingQuery, type PagingParams } from "../pagination.js";
+import { iso, page, pagingQuery, searchPatterns, type PagingParams } from "../pagination.js";
 
 type DagRow = Selectable<DagTable>;
 
@@ -41,18 +41,6 @@ const listQuery = {
 } as const;
 
 const ORDER_COLUMNS = { dag_id: "dag_id", dag_display_name: "dag_id", next_dagrun: "next_dagrun_logical_date", last_parsed_time: "last_parsed_at", is_paused: "is_paused" };
-
-/**
- * Airflow's search patterns: SQL LIKE (`%` and `_` are the user's wildcards) matched anywhere in the
- * value and without regard to case, and `a | b` for either.
- */
-function searchPatterns(pattern: string): string[] {
-  return pattern
-    .split("|")
-    .map((p) => p.trim().toLowerCase())
-    .filter((p) => p !== "")
-    .map((p) => `%${p}%`);
-}
 
 /** Escapes LIKE's wildcards with `!`, an escape character every dialect takes as written (unlike `\`). */
 const likeLiteral = (text: string) => text.replace(/[!%_]/g, (c) => `!${c}`);
