@@ -5,15 +5,14 @@
  * engine does with them (a task waits for its pool, reads the connection the API stored).
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import type { LightMyRequestResponse } from "fastify";
 import { findConnection } from "../../src/runtime/connections.js";
 import { SecretBox } from "../../src/runtime/secrets.js";
 import { assertMatchesSpec } from "../helpers/airflow-spec.js";
 import { waitFor } from "../helpers/aloft.js";
-import { ApiUnderTest, type CallOptions } from "../helpers/api.js";
+import { useApi, type CallOptions } from "../helpers/api.js";
 import { testDialects } from "../helpers/dialects.js";
-import { Harness } from "../helpers/harness.js";
 
 const DAGS = {
   "xcoms.ts": `import { dag, task } from "aloft";
@@ -63,18 +62,8 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 
 for (const factory of testDialects()) {
   describe(`API pools, variables, connections, import errors and XComs on ${factory.dialect}`, () => {
-    const harness = new Harness(factory, DAGS);
-    const api = new ApiUnderTest(harness);
+    const { harness, api } = useApi(factory, DAGS);
     const db = () => harness.store.db;
-
-    before(async () => {
-      await harness.start();
-      await api.start();
-    });
-    after(async () => {
-      await api.stop();
-      await harness.stop();
-    });
 
     /** Calls the API, asserts the status, checks the body (when there is one) against the spec's operation. */
     async function expect(method: Method, url: string, specPath: string, status: number, options: CallOptions = {}): Promise<LightMyRequestResponse> {

@@ -1,15 +1,14 @@
 /** Logging in, roles, CSRF, rate limiting and bad input at the API's door, on every dialect. */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import Fastify from "fastify";
 import { installAuth } from "../../src/api/auth/plugin.js";
 import { TokenSigner } from "../../src/api/auth/tokens.js";
 import { MAX_FAILURES_PER_USER } from "../../src/api/auth/login-limit.js";
 import { createUser } from "../../src/api/auth/users.js";
 import { assertMatchesSpec } from "../helpers/airflow-spec.js";
-import { ApiUnderTest, PASSWORD } from "../helpers/api.js";
+import { PASSWORD, useApi } from "../helpers/api.js";
 import { testDialects } from "../helpers/dialects.js";
-import { Harness } from "../helpers/harness.js";
 
 const DAGS = {
   "auth_dag.ts": `import { dag, task } from "aloft";
@@ -19,16 +18,7 @@ dag("auth_dag", { schedule: null }, () => { task("t", () => 1); });
 
 for (const factory of testDialects()) {
   describe(`API authentication on ${factory.dialect}`, () => {
-    const harness = new Harness(factory, DAGS);
-    const api = new ApiUnderTest(harness);
-    before(async () => {
-      await harness.start();
-      await api.start();
-    });
-    after(async () => {
-      await api.stop();
-      await harness.stop();
-    });
+    const { harness, api } = useApi(factory, DAGS);
 
     const paused = async () => (await harness.store.db.selectFrom("dag").select("is_paused").where("dag_id", "=", "auth_dag").executeTakeFirstOrThrow()).is_paused;
 
@@ -141,16 +131,7 @@ describe("API routes", () => {
 
 for (const factory of testDialects()) {
   describe(`API users on ${factory.dialect}`, () => {
-    const harness = new Harness(factory, DAGS);
-    const api = new ApiUnderTest(harness);
-    before(async () => {
-      await harness.start();
-      await api.start();
-    });
-    after(async () => {
-      await api.stop();
-      await harness.stop();
-    });
+    const { harness, api } = useApi(factory, DAGS);
 
     const tokenOf = async (username: string, password: string) => {
       const response = await api.call("POST", "/auth/token", { as: null, body: { username, password } });

@@ -1,11 +1,10 @@
 /** /api/v2/dags/{dag_id}/dagRuns: list, trigger, get, patch, clear and delete on a running engine, on every dialect. */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { assertMatchesSpec } from "../helpers/airflow-spec.js";
 import { waitFor } from "../helpers/aloft.js";
-import { ApiUnderTest } from "../helpers/api.js";
+import { useApi } from "../helpers/api.js";
 import { testDialects } from "../helpers/dialects.js";
-import { Harness } from "../helpers/harness.js";
 
 const RUNS = "/api/v2/dags/{dag_id}/dagRuns";
 const RUN = "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}";
@@ -35,16 +34,7 @@ const runUrl = (dagId: string, runId: string) => `/api/v2/dags/${dagId}/dagRuns/
 
 for (const factory of testDialects()) {
   describe(`API DAG runs on ${factory.dialect}`, () => {
-    const harness = new Harness(factory, DAGS);
-    const api = new ApiUnderTest(harness);
-    before(async () => {
-      await harness.start();
-      await api.start();
-    });
-    after(async () => {
-      await api.stop();
-      await harness.stop();
-    });
+    const { harness, api } = useApi(factory, DAGS);
 
     /** Triggers through the API as a user; returns the response body, checked against the spec. */
     async function trigger(dagId: string, body: Record<string, unknown> = {}) {

@@ -4,14 +4,13 @@
  */
 import assert from "node:assert/strict";
 import os from "node:os";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { joinCluster } from "../../src/ha/cluster-secret.js";
 import { takeLease } from "../../src/ha/election.js";
 import { recordEvent, saveNode } from "../../src/ha/registry.js";
 import { assertMatchesSpec } from "../helpers/airflow-spec.js";
-import { ApiUnderTest } from "../helpers/api.js";
+import { useApi } from "../helpers/api.js";
 import { testDialects } from "../helpers/dialects.js";
-import { Harness } from "../helpers/harness.js";
 
 const EVENT_LOGS = "/api/v2/eventLogs";
 const EVENT_LOG = "/api/v2/eventLogs/{event_log_id}";
@@ -51,16 +50,7 @@ interface Backfill {
 
 for (const factory of testDialects()) {
   describe(`API event logs, DAG versions, backfills and Aloft's additions on ${factory.dialect}`, () => {
-    const harness = new Harness(factory, DAGS);
-    const api = new ApiUnderTest(harness);
-    before(async () => {
-      await harness.start();
-      await api.start();
-    });
-    after(async () => {
-      await api.stop();
-      await harness.stop();
-    });
+    const { harness, api } = useApi(factory, DAGS);
 
     /** GET `url` as a viewer: 200, and (with `specPath`) the spec's shape. */
     async function get<T = Record<string, unknown>>(url: string, specPath?: string): Promise<T> {

@@ -1,9 +1,8 @@
 /** `/metrics`: the cluster's figures from the DB and the API's latency, in Prometheus' text format. */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { ApiUnderTest } from "../helpers/api.js";
+import { describe, test } from "node:test";
+import { useApi } from "../helpers/api.js";
 import { testDialects } from "../helpers/dialects.js";
-import { Harness } from "../helpers/harness.js";
 
 const DAGS = {
   "metrics_dag.ts": `import { dag, task } from "aloft";
@@ -19,16 +18,7 @@ function sample(text: string, series: string): number | undefined {
 
 for (const factory of testDialects()) {
   describe(`metrics on ${factory.dialect}`, () => {
-    const harness = new Harness(factory, DAGS);
-    const api = new ApiUnderTest(harness);
-    before(async () => {
-      await harness.start();
-      await api.start();
-    });
-    after(async () => {
-      await api.stop();
-      await harness.stop();
-    });
+    const { harness, api } = useApi(factory, DAGS);
 
     test("runs by state, open task states, the scheduler's epoch and request latency per route", async () => {
       const runId = await harness.trigger("metrics_dag");

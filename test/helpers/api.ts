@@ -9,7 +9,9 @@ import { createUser } from "../../src/api/auth/users.js";
 import { ROLES } from "../../src/api/auth/roles.js";
 import { silentLogger } from "../../src/logging.js";
 import type { ApiRole } from "../../src/store/schema.js";
-import type { Harness } from "./harness.js";
+import { after, before } from "node:test";
+import type { DialectFactory } from "./dialects.js";
+import { Harness } from "./harness.js";
 
 export const PASSWORD = "correct horse battery";
 
@@ -48,4 +50,22 @@ export class ApiUnderTest {
     if (role !== null) headers.authorization = `Bearer ${this.tokens.get(role)}`;
     return this.app.inject({ method, url, headers, cookies: options.cookies, ...(options.body === undefined ? {} : { payload: options.body as object }) });
   }
+}
+
+/**
+ * For a describe(): a Harness on `factory` with `dags`, and the API server on it, started before the
+ * suite's tests and stopped after them.
+ */
+export function useApi(factory: DialectFactory, dags: Record<string, string> = {}): { harness: Harness; api: ApiUnderTest } {
+  const harness = new Harness(factory, dags);
+  const api = new ApiUnderTest(harness);
+  before(async () => {
+    await harness.start();
+    await api.start();
+  });
+  after(async () => {
+    await api.stop();
+    await harness.stop();
+  });
+  return { harness, api };
 }
