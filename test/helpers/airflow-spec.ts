@@ -1,15 +1,13 @@
 /**
- * Checks response bodies against Airflow 3's public REST API spec (shared/reference/airflow-rest-api-v2.yaml),
- * so API tests prove Aloft returns the shapes Airflow clients expect, not shapes we merely believe match.
+ * Checks response bodies against Airflow 3's public REST API spec, so API tests prove Aloft returns the
+ * shapes Airflow clients expect, not shapes we merely believe match. The spec's responses and schemas
+ * come from src/api/openapi/airflow-operations.generated.ts, which scripts/extract-airflow-schemas.mjs
+ * writes from the reference file (shared/reference/airflow-rest-api-v2.yaml): the tests do not need it.
  */
 import { AssertionError } from "node:assert";
-import fs from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
-import { parse } from "yaml";
+import { AIRFLOW_OPERATIONS, AIRFLOW_SCHEMAS } from "../../src/api/openapi/airflow-operations.generated.js";
 
-const SPEC_FILE = "shared/reference/airflow-rest-api-v2.yaml";
 // The id Ajv knows the whole spec document by; every response schema is compiled as a $ref into it.
 const SPEC_ID = "airflow-spec.json";
 const METHODS = ["get", "put", "post", "delete", "patch", "head", "options", "trace"];
@@ -77,7 +75,7 @@ function validatorFor(method: string, specPath: string, status: number): Validat
 
 function load(): { spec: Spec; ajv: Ajv2020 } {
   if (loaded) return loaded;
-  const spec = withNullAsType(parse(fs.readFileSync(findSpecFile(), "utf8"))) as Spec;
+  const spec = withNullAsType(specDocument()) as Spec;
   // The schemas sit in an OpenAPI document and use OpenAPI-only keywords (example, readOnly): strict mode rejects both.
   const ajv = new Ajv2020({ strict: false, allErrors: true });
   // ajv-formats is not a dependency: check the formats Airflow's bodies rely on, and accept the rest unchecked.
@@ -105,16 +103,17 @@ function withNullAsType(node: unknown): unknown {
   return { anyOf: [schema, { type: "null" }] };
 }
 
-// The spec lives in shared/ beside the repo (a worktree may sit deeper), so look upwards from the repo root.
-function findSpecFile(): string {
-  let dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-  for (;;) {
-    const candidate = path.join(dir, SPEC_FILE);
-    if (fs.existsSync(candidate)) return candidate;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`${SPEC_FILE} not found in any folder above the repo`);
-    dir = parent;
+/** The spec's paths (each operation's JSON responses) and component schemas, as an OpenAPI document. */
+function specDocument(): unknown {
+  const paths: Record<string, Record<string, Operation>> = {};
+  for (const [key, op] of Object.entries(AIRFLOW_OPERATIONS)) {
+    const [method, specPath] = key.split(" ") as [string, string];
+    const responses = Object.fromEntries(
+      Object.entries(op.responses).map(([status, r]) => [status, r.schema === undefined ? {} : { content: { "application/json": { schema: r.schema } } }]),
+    );
+    (paths[specPath] ??= {})[method.toLowerCase()] = { operationId: op.operationId, responses };
   }
+  return { paths, components: { schemas: AIRFLOW_SCHEMAS } };
 }
 
 function describeError(e: ErrorObject): string {
