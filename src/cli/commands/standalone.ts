@@ -60,7 +60,7 @@ async function runStandalone(flags: EngineFlags): Promise<void> {
   // Shown once, on the terminal only (never in the log): only its hash is stored.
   if (firstAdmin) {
     process.stdout.write(
-      `\nCreated the first user of the API and web UI: username '${firstAdmin.username}', password '${firstAdmin.password}'\n` +
+      `\nCreated the first user of the API: username '${firstAdmin.username}', password '${firstAdmin.password}'\n` +
         `It is shown only this once; add users with 'aloft users create'.\n\n`,
     );
   }
