@@ -348,9 +348,7 @@ async function takeoverTrial(cluster, trial) {
 async function takeoverScenario({ trials, keep }) {
   const label = "failover takeover";
   const busyBefore = await machineBusy(1_000);
-  const cluster = await startCluster(label, {}, keep);
-  let failed = false;
-  try {
+  return withCluster(label, {}, keep, async (cluster) => {
     const busyDuring = startBusyCount();
     const results = [];
     const disturbed = [];
@@ -358,6 +356,15 @@ async function takeoverScenario({ trials, keep }) {
     const busy = busyDuring();
     await settled(cluster.nodes, label);
     return { results, disturbed, busyBefore, busyDuring: busy, workload: await workloadSummary(cluster.databaseUrl) };
+  });
+}
+
+/** Runs `scenario` on a new cluster, always stopped after; on failure, the nodes' last log lines first. */
+async function withCluster(label, env, keep, scenario) {
+  const cluster = await startCluster(label, env, keep);
+  let failed = false;
+  try {
+    return await scenario(cluster);
   } catch (error) {
     failed = true;
     for (const n of cluster.nodes) process.stdout.write(`last lines of ${n.logFile}:\n${tail(n.logFile, 15)}`);
@@ -437,9 +444,7 @@ async function restartTrial(cluster, trial, kills, probes) {
 async function restartScenario({ trials, keep }) {
   const label = "failover restart";
   const busyBefore = await machineBusy(1_000);
-  const cluster = await startCluster(label, { ALOFT_HA_RESTART_WINDOW_MS: String(RESTART_WINDOW_MS) }, keep);
-  let failed = false;
-  try {
+  return withCluster(label, { ALOFT_HA_RESTART_WINDOW_MS: String(RESTART_WINDOW_MS) }, keep, async (cluster) => {
     const results = [];
     const kills = { last: 0 };
     const busyDuring = startBusyCount();
@@ -450,13 +455,7 @@ async function restartScenario({ trials, keep }) {
     }
     const busy = busyDuring();
     return { results, disturbed, probes, busyBefore, busyDuring: busy, workload: await workloadSummary(cluster.databaseUrl) };
-  } catch (error) {
-    failed = true;
-    for (const n of cluster.nodes) process.stdout.write(`last lines of ${n.logFile}:\n${tail(n.logFile, 15)}`);
-    throw error;
-  } finally {
-    await stopCluster(cluster, failed);
-  }
+  });
 }
 
 /** One run of bench/lib/startup-probe.mjs: { bootMs, importMs, importCpuMs, openStoreMs }. */

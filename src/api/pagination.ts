@@ -40,7 +40,7 @@ export function page<QB extends SelectQueryBuilder<any, any, any>>(query: QB, pa
  * the user's wildcards) matched anywhere in the value and without regard to case, and `a | b` for
  * either. Match each against the lower-cased column.
  */
-export function searchPatterns(pattern: string): string[] {
+function searchPatterns(pattern: string): string[] {
   return pattern
     .split("|")
     .map((p) => p.trim().toLowerCase())

@@ -8,7 +8,7 @@ import type { DagTable } from "../../store/schema.js";
 import { sql } from "../../store/kysely.js";
 import { BUNDLE_NAME, dagVersionResponses } from "../responses/dag-versions.js";
 import { notFound } from "../problems.js";
-import { iso, page, pagingQuery, searchPatterns, type PagingParams } from "../pagination.js";
+import { iso, matchingPattern, page, pagingQuery, type PagingParams } from "../pagination.js";
 
 type DagRow = Selectable<DagTable>;
 
@@ -54,10 +54,8 @@ export function registerDagRoutes(app: FastifyInstance, store: Store): void {
     let query = store.db.selectFrom("dag");
     if (q.exclude_stale) query = query.where("is_active", "=", 1);
     if (q.paused !== undefined) query = query.where("is_paused", "=", q.paused ? 1 : 0);
-    for (const pattern of [q.dag_id_pattern, q.dag_display_name_pattern]) {
-      const patterns = pattern === undefined ? [] : searchPatterns(pattern);
-      if (patterns.length > 0) query = query.where((eb) => eb.or(patterns.map((p) => eb(eb.fn("lower", ["dag_id"]), "like", p))));
-    }
+    // A DAG's display name is its id.
+    for (const pattern of [q.dag_id_pattern, q.dag_display_name_pattern]) query = matchingPattern(query, "dag_id", pattern);
     if (q.tags && q.tags.length > 0) {
       const each = q.tags.map(tagLike);
       query = query.where((eb) => (q.tags_match_mode === "all" ? eb.and(each) : eb.or(each)));

@@ -6,7 +6,7 @@ import type { FastifyInstance } from "fastify";
 import { logEvent } from "../../operations/context.js";
 import type { Store } from "../../store/db.js";
 import { ROLES } from "../auth/roles.js";
-import { changeUser, createUser, listUsers, type ApiUser, type UserChange } from "../auth/users.js";
+import { changeUser, createUser, findUser, listUsers, type ApiUser, type UserChange } from "../auth/users.js";
 import { iso } from "../pagination.js";
 import { conflict } from "../problems.js";
 
@@ -33,7 +33,7 @@ export function registerUserRoutes(app: FastifyInstance, store: Store): void {
     },
     async (request, reply) => {
       const { username } = request.body;
-      if ((await listUsers(store)).some((u) => u.username === username)) throw conflict(`user '${username}' exists already`);
+      if (await findUser(store, username)) throw conflict(`user '${username}' exists already`);
       const user = await createUser(store, username, request.body.password, request.body.role);
       await logEvent(store.db, { owner: request.user!.username }, "user.create", {}, { username, role: user.role });
       return reply.code(201).send(userResponse(user));
