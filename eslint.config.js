@@ -18,5 +18,7 @@ export default tseslint.config(
       ],
     },
   },
+  // The web UI runs in the browser (and its graph layout in a web worker).
+  { files: ["src/ui/**"], languageOptions: { globals: { ...globals.browser, ...globals.worker } } },
   { files: ["src/store/kysely.ts"], rules: { "@typescript-eslint/no-restricted-imports": "off" } },
 );

@@ -20,9 +20,9 @@ import { fileURLToPath } from "node:url";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 process.chdir(root);
 
-const build = spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
+const build = spawnSync("npm", ["run", "--silent", "build"], { stdio: "inherit" });
 if (build.status !== 0) {
-  console.error("build failed: fix the TypeScript errors above");
+  console.error("build failed: fix the TypeScript or UI build errors above");
   process.exit(1);
 }
 

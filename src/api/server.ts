@@ -32,6 +32,8 @@ import { registerTaskInstanceRoutes } from "./routes/task-instances.js";
 import { registerWorkerRoutes } from "./routes/workers.js";
 import { registerVariableRoutes } from "./routes/variables.js";
 import { registerXcomRoutes } from "./routes/xcoms.js";
+import { registerUiAssets } from "./ui-assets.js";
+import { registerUiDagListRoutes } from "./routes/ui-dag-list.js";
 
 /** Request bodies larger than this are refused (413): the API's bodies are small JSON documents. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -61,6 +63,8 @@ export async function createApiServer({ store, config, logger, scheduler }: ApiS
   });
   await app.register(cookie);
   installAuth(app, store, signer);
+  // Before documentRoutes: the UI's files are not part of the API's document.
+  registerUiAssets(app);
   const openApi = documentRoutes(app);
   app.get("/openapi.json", { config: { access: "public" } }, async () => openApi());
   app.addHook("onResponse", async (request, reply) => {
@@ -89,5 +93,7 @@ export async function createApiServer({ store, config, logger, scheduler }: ApiS
   registerHaRoutes(app, store);
   registerWorkerRoutes(app, store, config.executor);
   registerBundleRoutes(app, store);
+  // The web UI's own reads (under /ui/api).
+  registerUiDagListRoutes(app, store);
   return app;
 }
