@@ -11,11 +11,12 @@
  *                      and the ratio of Aloft's time to the bare queue's.
  * and, apart, the HA scheduler's failover (bench/failover.mjs), on PostgreSQL with 2 `aloft scheduler` nodes
  * and default HA settings, 20 trials each: kill -9 of the active controller → the new leader's first
- * scheduling commit; kill -9 of the active node's scheduling child → the child running again.
+ * scheduling commit; kill -9 of the active node's scheduling child → the child running again;
+ * and the web UI on a DAG of 5,000 tasks × 25 runs in Chromium (bench/ui-large-dag.mjs: grid, graph, Gantt).
  * Figures are printed, never asserted: a missed target does not change the exit code.
  *
  * Usage: npm run bench [-- options]
- *   --only LIST              scenarios to run, comma-separated: sqlite, postgres, redis, rabbitmq, failover (default all)
+ *   --only LIST              scenarios to run, comma-separated: sqlite, postgres, redis, rabbitmq, failover, ui (default all)
  *   --parallelism 8,64       ALOFT_PARALLELISM values measured after the defaults (the headline);
  *                            default "8,64", "" for the defaults only. On a broker, each of the 2 workers
  *                            gets half of it as its concurrency.
@@ -37,6 +38,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { BARE_RUNS, BENCH_QUEUE, BROKERS, runBareBaseline, startWorkers, WORKER_COUNT } from "./brokers.mjs";
 import { FAILOVER_TRIALS, printFailoverReport, runFailover } from "./failover.mjs";
+import { runUiBench } from "./ui-large-dag.mjs";
 import { machineBusy, pidsByCommand, SAMPLE_MS, startCpuCount, startMonitor } from "./lib/monitor.mjs";
 import { aloft, distModule, ensureBuilt, freePort, killChildrenOnExit, log, scenarioEnv, startAloft, stopProcess, tail } from "./lib/processes.mjs";
 import {
@@ -58,7 +60,7 @@ import {
 } from "./lib/runs.mjs";
 
 const TARGETS = { p50Ms: 10, p99Ms: 50, tasksPerS: { sqlite: 500, postgres: 1_000 }, rssMb: 200, bareRatio: 1.5 };
-const ALL = ["sqlite", "postgres", "redis", "rabbitmq", "failover"];
+const ALL = ["sqlite", "postgres", "redis", "rabbitmq", "failover", "ui"];
 /** How long the machine's load is sampled before each scenario (others may be using the machine). */
 const BUSY_SAMPLE_MS = 1_000;
 
@@ -399,7 +401,7 @@ async function scenariosFor(target, options) {
 
 /** Why `target`'s servers cannot be used, or null. PostgreSQL is checked once. */
 async function unavailable(target, checkPostgres) {
-  if (target === "sqlite") return null;
+  if (target === "sqlite" || target === "ui") return null;
   const pg = await checkPostgres();
   if (target === "failover") return pg ? `failover runs on PostgreSQL: ${pg}` : null;
   if (pg) return BROKERS[target] ? `${BROKERS[target].name} scenarios run on PostgreSQL: ${pg}` : pg;
@@ -425,12 +427,15 @@ async function main() {
       failover = await runFailover({ trials: options.failoverTrials, keep: options.keep });
       continue;
     }
+    if (target === "ui") continue; // after the report: it prints its own table
+
     for (const scenario of await scenariosFor(target, options)) {
       // A server that goes away during setup fails this scenario only.
       results.push(await runScenario(scenario).catch((error) => ({ ...scenario, error: error.message, logFile: "none" })));
     }
   }
   printReport(results, skipped, failover);
+  if (options.targets.includes("ui")) await runUiBench({ keep: options.keep });
 }
 
 killChildrenOnExit();

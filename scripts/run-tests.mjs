@@ -7,6 +7,8 @@
  *   ALOFT_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres
  *   ALOFT_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test
  * (each test file creates and drops its own database on that server).
+ * The browser suites (the web UI, in Chromium driven by playwright-core) run when Debian's chromium
+ * is installed, or ALOFT_TEST_CHROMIUM names a Chromium.
  * The broker suites run when their URL is set (the Redis restart test restarts the server with
  * ALOFT_TEST_REDIS_START, default the machine's own command):
  *   ALOFT_TEST_REDIS_URL=redis://127.0.0.1:6379
@@ -37,6 +39,10 @@ for (const [name, env, example] of suites) {
   if (process.env[env]) console.log(`suites: ${name} runs (${env} is set)`);
   else console.log(`suites: ${name} SKIPPED; to enable it set ${env}, e.g. ${env}=${example}`);
 }
+
+const chromium = process.env.ALOFT_TEST_CHROMIUM || (fs.existsSync("/usr/bin/chromium") ? "/usr/bin/chromium" : "");
+if (chromium) console.log(`suites: browser (web UI) runs with ${chromium}`);
+else console.log("suites: browser (web UI) SKIPPED; to enable it install Debian's chromium (apt-get install chromium) or set ALOFT_TEST_CHROMIUM");
 
 const only = process.argv.slice(2);
 const files = only.length > 0 ? only : listTests("test");

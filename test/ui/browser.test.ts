@@ -1,0 +1,86 @@
+/**
+ * The web UI in Chromium against a real `aloft standalone`: log in, trigger a DAG and watch it
+ * succeed in the grid without reloading, open a task's log, clear the task and watch its second try,
+ * and open the cluster page.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { browserSkipReason, logIn, useUi } from "../helpers/browser.js";
+
+const DAGS = {
+  "ui_demo.ts": `import { bash, dag } from "aloft";
+dag("ui_demo", { schedule: null, tags: ["demo"], params: { rows: 3 }, description: "three steps for the UI tests" }, () => {
+  const extract = bash("extract", 'echo "extracting {{ params.rows }} rows"; sleep 1');
+  const transform = bash("transform", 'echo "transforming"');
+  const load = bash("load", 'echo "loading"');
+  extract.then(transform).then(load);
+});
+`,
+  "other.ts": `import { bash, dag } from "aloft";
+dag("other_dag", { schedule: null, tags: ["misc"] }, () => { bash("only", "echo hi"); });
+`,
+};
+
+const SLOW = 60_000;
+
+describe("web UI in Chromium", { skip: browserSkipReason() }, () => {
+  const ui = useUi(DAGS);
+
+  test("a wrong password is refused on the page; the right one shows the DAG list", async () => {
+    const { page } = ui;
+    await page.goto(ui.baseUrl);
+    await page.fill("#username", "admin");
+    await page.fill("#password", "not the password");
+    await page.click("button[type=submit]");
+    await page.waitForSelector(".error");
+    assert.match(await page.textContent(".error") ?? "", /wrong username or password/);
+    await logIn(page, ui.baseUrl, "admin", ui.password);
+    await page.waitForSelector("[data-dag-id=ui_demo]");
+    await page.fill("[data-testid=dag-search]", "ui_");
+    await page.press("[data-testid=dag-search]", "Enter");
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=dag-list] tbody tr").length === 1);
+    assert.ok(await page.isVisible("[data-dag-id=ui_demo]"));
+  });
+
+  test("trigger ui_demo from its params form and watch it succeed in the grid, without reloading", async () => {
+    const { page } = ui;
+    await page.click("[data-testid=trigger-ui_demo]");
+    await page.waitForSelector("#param-rows");
+    await page.fill("#param-rows", "7");
+    await page.click("[data-testid=trigger-submit]");
+    // The trigger opens the DAG's grid; polling turns the run green with no reload.
+    await page.waitForSelector("[data-testid=grid]");
+    const navigations: string[] = [];
+    page.on("framenavigated", (frame) => frame === page.mainFrame() && navigations.push(frame.url()));
+    await page.waitForSelector("[data-testid=grid-run][data-state=success]", { timeout: SLOW });
+    for (const task of ["extract", "transform", "load"]) {
+      assert.ok(await page.isVisible(`[data-testid=grid-cell][data-task-id=${task}][data-state=success]`), `${task} is green`);
+    }
+    assert.ok(navigations.every((url) => !url.endsWith("/") || url.includes("#")), `no full reload: ${navigations.join(", ")}`);
+  });
+
+  test("open a task's log: it shows what the try printed, with the param the run was given", async () => {
+    const { page } = ui;
+    await page.click("[data-testid=grid-cell][data-task-id=extract]");
+    await page.click("[data-testid=open-task-log]");
+    await page.waitForSelector("[data-testid=task-log]");
+    await page.waitForFunction(() => document.querySelector("[data-testid=task-log]")?.textContent?.includes("extracting 7 rows"), undefined, { timeout: SLOW });
+  });
+
+  test("clear the task after confirming: it runs again, and its second try shows in the history", async () => {
+    const { page } = ui;
+    await page.click("[data-testid=clear-task]");
+    await page.click("[data-testid=confirm]");
+    await page.waitForSelector("[data-testid=tries] [data-try-number='2'][data-state=success]", { timeout: SLOW });
+    const runs = await ui.standalone.cliJson<Array<{ run_id: string; state: string }>>(["dags", "list-runs", "ui_demo"]);
+    assert.equal(runs.length, 1, "clearing made no new run");
+  });
+
+  test("the cluster page shows the scheduler and the local executor", async () => {
+    const { page } = ui;
+    await page.click("header nav >> text=Cluster");
+    await page.waitForSelector("[data-testid=cluster]");
+    await page.waitForSelector("[data-testid=ha-leader]");
+    assert.deepEqual(ui.pageErrors, []);
+  });
+});
