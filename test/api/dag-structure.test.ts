@@ -66,7 +66,7 @@ for (const factory of testDialects()) {
       return response.json<T>();
     }
 
-    function assertProblem(response: { statusCode: number; body: string; json(): unknown }, status: number, method: string, specPath: string) {
+    function assertProblem(response: { statusCode: number; body: string; headers: Record<string, unknown>; json(): unknown }, status: number, method: string, specPath: string) {
       assert.equal(response.statusCode, status, response.body);
       assert.match(response.headers["content-type"] as string, /application\/problem\+json/);
       assertMatchesSpec(method, specPath, status, response.json());
