@@ -25,6 +25,11 @@ export class NotFoundError extends UsageError {
   override name = "NotFoundError";
 }
 
+/** A change refused because of the state something is in (a DAG whose tries are running): the API's 409. */
+export class ConflictError extends UsageError {
+  override name = "ConflictError";
+}
+
 /** A scheduling transaction found that another scheduler holds a newer lease epoch. */
 export class StaleEpochError extends Error {
   override name = "StaleEpochError";

@@ -15,15 +15,23 @@ import { TERMINAL_TASK_STATES, type TaskState } from "../store/schema.js";
 
 const OPEN_TASK_STATES: TaskState[] = ["scheduled", "queued", "running", "up_for_retry", "up_for_reschedule", "restarting"];
 
+/**
+ * The scheduling loop's pass times: one metric wherever the loop runs (standalone's API, and the
+ * health server of the active `aloft scheduler` node), so that one dashboard reads both.
+ */
+export function schedulerLoopHistogram(registry: Registry, help: string): Histogram {
+  return new Histogram({
+    name: "aloft_scheduler_loop_seconds",
+    help,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+}
+
 export function registerMetrics(app: FastifyInstance, store: Store, scheduler?: Scheduler): void {
   const registry = new Registry();
   if (scheduler) {
-    const passes = new Histogram({
-      name: "aloft_scheduler_loop_seconds",
-      help: "time of one pass of the scheduling loop in this process",
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers: [registry],
-    });
+    const passes = schedulerLoopHistogram(registry, "time of one pass of the scheduling loop in this process");
     scheduler.on("passed", (ms) => passes.observe(ms / 1000));
   }
   const latency = new Histogram({

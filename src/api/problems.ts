@@ -5,7 +5,7 @@
  */
 import { STATUS_CODES } from "node:http";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { NotFoundError, UsageError } from "../errors.js";
+import { ConflictError, NotFoundError, UsageError } from "../errors.js";
 import type { Logger } from "../logging.js";
 
 export class ApiProblem extends Error {
@@ -67,6 +67,7 @@ export function problemHandler(logger: Logger) {
     if (error instanceof ApiProblem) return send(reply, request, error.status, error.title, error.message, error.headers);
     if (error instanceof InvalidField) return send(reply, request, 422, "Unprocessable Entity", [error.issue]);
     if (error instanceof NotFoundError) return send(reply, request, 404, "Not Found", error.message);
+    if (error instanceof ConflictError) return send(reply, request, 409, "Conflict", error.message);
     if (error instanceof UsageError) return send(reply, request, 400, "Bad Request", error.message);
     const fastifyError = error as FastifyError;
     if (fastifyError.validation) {

@@ -42,6 +42,8 @@ export interface ControllerOptions {
   child: ChildSpec;
   hooks: Hooks;
   logger: Logger;
+  /** Receives the times of the scheduling passes Aloft's child reports (for the node's /metrics). */
+  onChildPasses?: (durationsMs: number[]) => void;
 }
 
 const now = () => performance.now();
@@ -105,6 +107,12 @@ export class Controller {
     this.supervisor.on("health", () => (this.nodeSavedAt = 0));
     this.supervisor.on("fenced", () => void this.loseLeadership("the child found its epoch stale: another node leads"));
     this.supervisor.on("gaveUp", (reason) => void this.giveUp(reason));
+    if (options.onChildPasses) this.supervisor.on("passes", options.onChildPasses);
+  }
+
+  /** This node's role, and the epoch it leads under (null unless active). */
+  get state(): { role: HaRole; epoch: number | null } {
+    return { role: this.role, epoch: this.epoch };
   }
 
   /** Joins the cluster (throws JoinRefusedError when the cluster refuses this node), then runs until `stop()`. */

@@ -2,7 +2,8 @@
  * The scheduling loop as the scheduler controller runs it on the active node: `node scheduler-child.js
  * [--dags DIR]`, with the controller's settings in its environment and the epoch of the lease the
  * controller holds in ALOFT_HA_EPOCH. Every write it makes is fenced by that epoch; it reports a
- * heartbeat to the controller after each pass and stops at once when the controller is gone.
+ * heartbeat to the controller after each pass (with the pass times, for the node's /metrics) and
+ * stops at once when the controller is gone.
  *
  * An entry point of its own (not the CLI): it loads only what scheduling needs, since its start-up is
  * part of every failover and every restart in place.
@@ -53,10 +54,14 @@ async function main(): Promise<void> {
   // startEngine made its first fenced commit (orphaned tries) under this epoch.
   logger.info({ epoch, node_id: holder, startup_ms: Math.round(process.uptime() * 1000) }, "scheduling loop running");
   let lastBeat = 0;
-  engine.scheduler.on("passed", () => {
+  // Pass times since the last heartbeat, which carries them to the controller's /metrics.
+  let passMs: number[] = [];
+  engine.scheduler.on("passed", (ms) => {
+    passMs.push(ms);
     if (Date.now() - lastBeat < HEARTBEAT_EVERY_MS) return;
     lastBeat = Date.now();
-    process.send?.({ type: "heartbeat" });
+    process.send?.({ type: "heartbeat", passMs });
+    passMs = [];
   });
   const exitCode = await new Promise<number>((resolve) => {
     const stop = (code: number, graceMs: number) => {

@@ -3,8 +3,9 @@
  * live pid is dead), restart it with backoff, and give up after too many failed starts in a window so
  * that the controller steps down and another node takes over.
  *
- * Aloft's scheduling loop reports a heartbeat after each pass over its IPC channel. A generic command
- * is healthy while its process lives, or, when given, while its health command or URL answers.
+ * Aloft's scheduling loop reports a heartbeat after each pass over its IPC channel, with the times of
+ * its passes since the last one (passed on as the "passes" event). A generic command is healthy
+ * while its process lives, or, when given, while its health command or URL answers.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
@@ -38,6 +39,8 @@ export interface SupervisorEvents {
   health: [health: ChildHealth];
   gaveUp: [reason: string];
   fenced: [];
+  /** Aloft's child reported the times of its scheduling passes since its last heartbeat. */
+  passes: [durationsMs: number[]];
 }
 
 const GUARD = fileURLToPath(new URL("./child-guard.js", import.meta.url));
@@ -130,13 +133,15 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       });
     });
     child.on("error", (error) => options.logger.error({ err: error.message }, "could not start the child"));
-    child.on("message", (message: { type?: string; pid?: number }) => {
+    child.on("message", (message: { type?: string; pid?: number; passMs?: unknown }) => {
       if (message.type === "pid" && message.pid) {
         this.commandPid = message.pid;
         this.emit("started", message.pid);
         if (spec.kind === "command" && !spec.healthCommand && !spec.healthUrl) this.markHealthy();
       } else if (message.type === "heartbeat") {
         this.markHealthy();
+        const passes = Array.isArray(message.passMs) ? message.passMs.filter((ms): ms is number => typeof ms === "number" && Number.isFinite(ms) && ms >= 0) : [];
+        if (passes.length > 0) this.emit("passes", passes);
       }
     });
     if (spec.kind === "aloft" && child.pid) this.emit("started", child.pid);

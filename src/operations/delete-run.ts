@@ -7,7 +7,7 @@
 import { NotFoundError } from "../errors.js";
 import type { Store } from "../store/db.js";
 import { chunks } from "../util/chunks.js";
-import { logEvent, requireRun, type Actor } from "./context.js";
+import { logEvent, requireRun, type Actor, type Db } from "./context.js";
 
 export interface DeletedRun {
   dagId: string;
@@ -24,13 +24,7 @@ export async function deleteRun(store: Store, actor: Actor, dagId: string, runId
     let tiQuery = trx.selectFrom("task_instance").select("id").where("dag_run_id", "=", run.id);
     if (store.supportsRowLocks) tiQuery = tiQuery.forUpdate();
     const tiIds = (await tiQuery.execute()).map((t) => t.id);
-    for (const part of chunks(tiIds)) {
-      await trx.deleteFrom("task_try").where("ti_id", "in", part).execute();
-      await trx.deleteFrom("task_log").where("ti_id", "in", part).execute();
-      await trx.deleteFrom("task_log_size").where("ti_id", "in", part).execute();
-      await trx.deleteFrom("xcom").where("ti_id", "in", part).execute();
-      await trx.deleteFrom("task_reschedule").where("ti_id", "in", part).execute();
-    }
+    await deleteTaskInstanceRecords(trx, tiIds);
     // By run, not by the ids read above: a scheduler that started the run meanwhile created instances of it.
     await trx.deleteFrom("task_instance").where("dag_run_id", "=", run.id).execute();
     await trx.deleteFrom("dag_run_asset_event").where("dag_run_id", "=", run.id).execute();
@@ -40,4 +34,15 @@ export async function deleteRun(store: Store, actor: Actor, dagId: string, runId
     await logEvent(trx, actor, "delete_run", { dagId, runId }, { state: run.state, task_instances: tiIds.length });
     return { dagId, runId, state: run.state, taskInstances: tiIds.length };
   });
+}
+
+/** What is recorded under task instances (tries, logs, log sizes, XComs, reschedules); not the instances. */
+export async function deleteTaskInstanceRecords(trx: Db, tiIds: readonly number[]): Promise<void> {
+  for (const part of chunks(tiIds)) {
+    await trx.deleteFrom("task_try").where("ti_id", "in", part).execute();
+    await trx.deleteFrom("task_log").where("ti_id", "in", part).execute();
+    await trx.deleteFrom("task_log_size").where("ti_id", "in", part).execute();
+    await trx.deleteFrom("xcom").where("ti_id", "in", part).execute();
+    await trx.deleteFrom("task_reschedule").where("ti_id", "in", part).execute();
+  }
 }

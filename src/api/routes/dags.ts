@@ -1,8 +1,9 @@
-/** `/api/v2/dags`: list, get, details, pause and unpause, in the shapes of Airflow's DAGResponse. */
+/** `/api/v2/dags`: list, get, details, pause and unpause, delete, in the shapes of Airflow's DAGResponse. */
 import type { FastifyInstance } from "fastify";
 import type { Selectable } from "kysely";
 import type { SerializedDag } from "../../dag/types.js";
 import { logEvent } from "../../operations/context.js";
+import { deleteDag } from "../../operations/delete-dag.js";
 import type { Store } from "../../store/db.js";
 import type { DagTable } from "../../store/schema.js";
 import { sql } from "../../store/kysely.js";
@@ -117,6 +118,13 @@ export function registerDagRoutes(app: FastifyInstance, store: Store): void {
       return dag;
     },
   );
+
+  // Changes the deployment (the DAG's history goes; its file, still deployed, brings it back on the next deploy): op, like deploys.
+  app.delete<{ Params: { dag_id: string } }>("/api/v2/dags/:dag_id", { config: { access: "op" }, schema: { params: dagIdParam } }, async (request, reply) => {
+    // 404 for an unknown DAG, 409 while tries of it are queued or running.
+    await deleteDag(store, { owner: request.user!.username }, request.params.dag_id);
+    return reply.code(204).send();
+  });
 }
 
 export async function requireDag(store: Store, dagId: string): Promise<DagRow> {
@@ -126,7 +134,7 @@ export async function requireDag(store: Store, dagId: string): Promise<DagRow> {
 }
 
 /** Params as Airflow shows them: each with its default value, description and JSON Schema. */
-function airflowParams(dag: SerializedDag): Record<string, unknown> {
+export function airflowParams(dag: SerializedDag): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(dag.params)) {
     const schema = dag.paramSchemas?.[name] ?? {};

@@ -7,6 +7,7 @@ import type { AloftConfig } from "../../config.js";
 import { DatabaseError, UsageError } from "../../errors.js";
 import { Controller } from "../../ha/controller.js";
 import { Hooks } from "../../ha/hooks.js";
+import { NodeMetrics } from "../../ha/metrics.js";
 import { clusterStatus } from "../../ha/status.js";
 import type { ChildSpec } from "../../ha/supervisor.js";
 import { createLogger, type Logger } from "../../logging.js";
@@ -95,14 +96,23 @@ async function runScheduler(flags: SchedulerFlags): Promise<void> {
     args: flags.dags !== undefined ? ["--dags", config.dagsFolder] : [],
     env: childEnv(config, configFile, SCHEDULER_LEASE),
   };
-  const http = createHttpServer(store);
+  const metrics = new NodeMetrics(config.haNodeId);
+  const http = createHttpServer(store, metrics.registry);
   await http.listen({ port: config.port, host: "127.0.0.1" });
   const address = http.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
-  await runUntilSignal(config, SCHEDULER_LEASE, child, logger, { database: maskDatabaseUrl(config.databaseUrl), executor: maskDatabaseUrl(config.executor), url: `http://127.0.0.1:${port}` }, async () => {
-    await http.close();
-    await store.close();
-  });
+  await runUntilSignal(
+    config,
+    SCHEDULER_LEASE,
+    child,
+    logger,
+    { database: maskDatabaseUrl(config.databaseUrl), executor: maskDatabaseUrl(config.executor), url: `http://127.0.0.1:${port}` },
+    async () => {
+      await http.close();
+      await store.close();
+    },
+    metrics,
+  );
 }
 
 async function runController(command: string[], flags: ControllerFlags): Promise<void> {
@@ -172,6 +182,7 @@ async function runUntilSignal(
   logger: Logger,
   shown: Record<string, string>,
   cleanup: () => Promise<void>,
+  metrics?: NodeMetrics,
 ): Promise<void> {
   const controller = new Controller({
     databaseUrl: config.databaseUrl,
@@ -192,7 +203,9 @@ async function runUntilSignal(
     child,
     hooks: new Hooks({ command: config.haHookCommand, url: config.haHookUrl, logger }),
     logger,
+    onChildPasses: metrics?.observePasses,
   });
+  metrics?.follow(() => controller.state);
   try {
     await controller.start();
   } catch (error) {
