@@ -156,9 +156,9 @@ for (const factory of testDialects()) {
         "start[-1]#1:success",
       ]);
       for (const row of gantt.rows) {
-        const [, , , , queued, start, end] = row as number[];
+        const [, , , , queued, start, end] = row as [string, number, number, string, number | null, number, number];
         assert.ok(typeof start === "number" && typeof end === "number" && start <= end, JSON.stringify(row));
-        if (queued !== null) assert.ok(queued <= start!, JSON.stringify(row));
+        if (queued !== null) assert.ok(queued <= start, JSON.stringify(row));
       }
     });
 
