@@ -36,6 +36,7 @@ import { registerVariableRoutes } from "./routes/variables.js";
 import { registerXcomRoutes } from "./routes/xcoms.js";
 import { registerUiAssets } from "./ui-assets.js";
 import { registerUiDagListRoutes } from "./routes/ui-dag-list.js";
+import { registerUiDagViewRoutes } from "./routes/ui-dag-views.js";
 
 /** Request bodies larger than this are refused (413): the API's bodies are small JSON documents. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -99,5 +100,6 @@ export async function createApiServer({ store, config, logger, scheduler }: ApiS
   registerBundleRoutes(app, store);
   // The web UI's own reads (under /ui/api).
   registerUiDagListRoutes(app, store);
+  registerUiDagViewRoutes(app, store);
   return app;
 }
