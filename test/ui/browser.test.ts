@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { waitFor } from "../helpers/aloft.js";
 import { browserSkipReason, logIn, useUi } from "../helpers/browser.js";
 
 const DAGS = {
@@ -38,7 +39,7 @@ describe("web UI in Chromium", { skip: browserSkipReason() }, () => {
     await page.waitForSelector("[data-dag-id=ui_demo]");
     await page.fill("[data-testid=dag-search]", "ui_");
     await page.press("[data-testid=dag-search]", "Enter");
-    await page.waitForFunction(() => document.querySelectorAll("[data-testid=dag-list] tbody tr").length === 1);
+    await waitFor("the search to leave one DAG", async () => ((await page.locator("[data-testid=dag-list] tbody tr").count()) === 1 ? true : undefined));
     assert.ok(await page.isVisible("[data-dag-id=ui_demo]"));
   });
 
@@ -64,14 +65,19 @@ describe("web UI in Chromium", { skip: browserSkipReason() }, () => {
     await page.click("[data-testid=grid-cell][data-task-id=extract]");
     await page.click("[data-testid=open-task-log]");
     await page.waitForSelector("[data-testid=task-log]");
-    await page.waitForFunction(() => document.querySelector("[data-testid=task-log]")?.textContent?.includes("extracting 7 rows"), undefined, { timeout: SLOW });
+    await page.locator("[data-testid=task-log]", { hasText: "extracting 7 rows" }).waitFor({ timeout: SLOW });
   });
 
   test("clear the task after confirming: it runs again, and its second try shows in the history", async () => {
     const { page } = ui;
     await page.click("[data-testid=clear-task]");
     await page.click("[data-testid=confirm]");
-    await page.waitForSelector("[data-testid=tries] [data-try-number='2'][data-state=success]", { timeout: SLOW });
+    // The page follows the task without a reload: its second try runs and succeeds.
+    await page.locator("[data-testid=ti-try]", { hasText: /^2 of/ }).waitFor({ timeout: SLOW });
+    await page.waitForSelector("[data-testid=ti-state][data-state=success]", { timeout: SLOW });
+    await page.click("[data-testid=tab-tries]");
+    await page.waitForSelector("[data-testid=try-2] [data-state=success]");
+    assert.ok(await page.isVisible("[data-testid=try-1] [data-state=success]"), "the first try stays in the history");
     const runs = await ui.standalone.cliJson<Array<{ run_id: string; state: string }>>(["dags", "list-runs", "ui_demo"]);
     assert.equal(runs.length, 1, "clearing made no new run");
   });

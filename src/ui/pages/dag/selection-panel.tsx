@@ -9,7 +9,8 @@ import { duration, secondsBetween, when } from "../../format.js";
 import { usePoll } from "../../hooks.js";
 import { href } from "../../router.js";
 import { useCan } from "../../session.js";
-import { ClearRunDialog, ClearTaskDialog, MarkRunDialog, MarkTaskDialog } from "./actions.js";
+import { TaskActions } from "../../components/task-actions.js";
+import { ClearRunDialog, MarkRunDialog } from "./actions.js";
 import type { Selection } from "./types.js";
 
 interface TaskInstance {
@@ -58,8 +59,6 @@ function mappedSummary(instances: TaskInstance[]): string {
 }
 
 function TaskPanel({ dagId, runId, taskId, onChanged }: { dagId: string; runId: string; taskId: string; onChanged: () => void }) {
-  const canOperate = useCan("user");
-  const { dialog, open, close } = useDialog();
   const loaded = usePoll(
     () => api<{ task_instances: TaskInstance[] }>(`/api/v2/dags/${enc(dagId)}/dagRuns/${enc(runId)}/taskInstances`, { query: { task_id: taskId, limit: 100 } }),
     [dagId, runId, taskId],
@@ -67,7 +66,6 @@ function TaskPanel({ dagId, runId, taskId, onChanged }: { dagId: string; runId: 
   const instances = loaded.data?.task_instances ?? [];
   const ti = instances[0];
   const done = () => (loaded.reload(), onChanged());
-  const target = { dagId, runId, taskId, onDone: done, onClose: close };
   return (
     <div data-testid="task-panel" data-task-id={taskId} data-run-id={runId}>
       <h2 class="side-title">{taskId}</h2>
@@ -122,23 +120,10 @@ function TaskPanel({ dagId, runId, taskId, onChanged }: { dagId: string; runId: 
             <a class="button" href={href(["dags", dagId, "runs", runId, "tasks", taskId])} data-testid="open-task-log">
               Log and details
             </a>
-            {canOperate && (
-              <>
-                <button onClick={() => open(<ClearTaskDialog {...target} />)} data-testid="clear-task">
-                  Clear
-                </button>
-                <button onClick={() => open(<MarkTaskDialog {...target} state="success" />)} data-testid="mark-success">
-                  Mark success
-                </button>
-                <button onClick={() => open(<MarkTaskDialog {...target} state="failed" />)} data-testid="mark-failed">
-                  Mark failed
-                </button>
-              </>
-            )}
+            <TaskActions task={{ dagId, runId, taskId, mappedCount: ti.map_index >= 0 ? instances.length : 0 }} onChanged={done} />
           </div>
         </>
       )}
-      {dialog}
     </div>
   );
 }
