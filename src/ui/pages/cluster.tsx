@@ -157,7 +157,7 @@ function LeaderPanel({ name, status }: { name: string | undefined; status: Clust
         )}
         {leaderNode && (
           <>
-            <dt>Scheduling child</dt>
+            <dt>Child process</dt>
             <dd>
               {leaderNode.child_pid ? `pid ${leaderNode.child_pid} ` : "none "}
               {leaderNode.child_health && <RoleBadge role={leaderNode.child_health} />}
@@ -181,7 +181,7 @@ function NodeTable({ status }: { status: ClusterStatus }) {
           <th>Host</th>
           <th>PID</th>
           <th>Priority</th>
-          <th>Scheduling child</th>
+          <th>Child process</th>
           <th>Last seen</th>
           <th>Version</th>
           <th>Started</th>
@@ -210,8 +210,15 @@ function NodeTable({ status }: { status: ClusterStatus }) {
                 {n.no_preempt && <span class="muted"> (no preempt)</span>}
               </td>
               <td>
-                {n.child_pid ? <span class="mono">pid {n.child_pid} </span> : <span class="muted">none </span>}
-                {n.child_health && <RoleBadge role={n.child_health} />}
+                {n.role === "lost" ? (
+                  // A lost node cannot report: what it said last is history, not health.
+                  <span class="muted">{n.child_pid ? `last said pid ${n.child_pid}, ${n.child_health ?? "no health"}` : "none"}</span>
+                ) : (
+                  <>
+                    {n.child_pid ? <span class="mono">pid {n.child_pid} </span> : <span class="muted">none </span>}
+                    {n.child_health && <RoleBadge role={n.child_health} />}
+                  </>
+                )}
               </td>
               <td class={n.last_seen_ms_ago > STALE_MS ? "cluster-stale" : ""}>{ms(n.last_seen_ms_ago)} ago</td>
               <td class="mono">{n.version}</td>

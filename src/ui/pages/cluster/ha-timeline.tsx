@@ -1,7 +1,7 @@
 /**
  * The failover timeline: one lane per node on a shared time axis. Each lane is coloured by the
- * role the node had (active green, standby grey...), with a marker at each transition; a marker
- * that made a node active carries the epoch it took. Hover a marker for the time and the reason.
+ * role the node had (active green, standby grey, lost orange...), with a marker at each transition;
+ * a marker that made a node active carries the epoch it took. Hover a marker for the time and reason.
  */
 import { when } from "../../format.js";
 import { roleColour, type HaEvent, type HaNode } from "./ha-shared.js";
@@ -18,15 +18,27 @@ interface Span {
   to: number;
 }
 
-/** A node's roles over time, from its transitions (oldest first); the last one lasts until now, or until it was last seen when it died. */
-function spansOf(events: HaEvent[], node: HaNode | undefined, now: number): Span[] {
-  const spans: Span[] = events.map((e, i) => ({ role: e.to, from: Date.parse(e.at), to: i + 1 < events.length ? Date.parse(events[i + 1]!.at) : now }));
-  const last = spans[spans.length - 1];
-  if (last && node?.role === "lost") {
-    const seen = Math.max(last.from, now - node.last_seen_ms_ago);
-    spans.push({ role: "lost", from: seen, to: now });
-    last.to = seen;
-  }
+/**
+ * A node's roles over time, from the cluster's transitions (oldest first). A node that dies cannot
+ * record it: its lead ends when another node takes over (or when it was last seen, if it is lost
+ * now), and it counts as lost until its next transition.
+ */
+function spansOf(all: HaEvent[], nodeId: string, node: HaNode | undefined, now: number): Span[] {
+  const mine = all.filter((e) => e.node_id === nodeId);
+  const takeovers = all.filter((e) => e.node_id !== nodeId && e.to === "active").map((e) => Date.parse(e.at));
+  const spans: Span[] = [];
+  mine.forEach((e, i) => {
+    const from = Date.parse(e.at);
+    const next = i + 1 < mine.length ? Date.parse(mine[i + 1]!.at) : now;
+    let end = next;
+    if (e.to === "active") {
+      const taken = takeovers.find((t) => t > from);
+      if (taken !== undefined) end = Math.min(end, taken);
+      if (i + 1 === mine.length && node?.role === "lost") end = Math.min(end, Math.max(from, now - node.last_seen_ms_ago));
+    }
+    spans.push({ role: e.to, from, to: end });
+    if (end < next) spans.push({ role: "lost", from: end, to: next });
+  });
   return spans;
 }
 
@@ -71,7 +83,7 @@ export function HaTimeline({ events, nodes }: { events: HaEvent[]; nodes: HaNode
         {lanes.map((nodeId, lane) => {
           const y = AXIS + lane * LANE;
           const mine = oldestFirst.filter((e) => e.node_id === nodeId);
-          const node = nodes.find((n) => n.node_id === nodeId);
+          const spans = spansOf(oldestFirst, nodeId, nodes.find((n) => n.node_id === nodeId), now);
           return (
             <g key={nodeId} data-node={nodeId}>
               <text x={8} y={y + LANE / 2 + 4} class="lane-label">
@@ -79,7 +91,7 @@ export function HaTimeline({ events, nodes }: { events: HaEvent[]; nodes: HaNode
                 <title>{nodeId}</title>
               </text>
               <line x1={LABEL} x2={WIDTH - RIGHT} y1={y + LANE / 2} y2={y + LANE / 2} class="lane-rail" />
-              {spansOf(mine, node, now).map((s) => {
+              {spans.map((s) => {
                 const tall = s.role === "active" ? 16 : 8;
                 return (
                   <rect key={`${s.from}-${s.role}`} x={x(s.from)} y={y + (LANE - tall) / 2} width={Math.max(x(s.to) - x(s.from), 1)} height={tall} rx={3} fill={roleColour(s.role)}>
