@@ -82,7 +82,11 @@ export function ClusterPage({ route }: { route: Route }) {
 
           <h2>Failover timeline</h2>
           <div class="panel" data-testid="ha-timeline">
-            <HaTimeline events={data.timeline?.events ?? []} nodes={status.nodes} />
+            {status.nodes.length === 0 && !data.timeline?.total_entries ? (
+              <p class="muted">No failovers: a standalone scheduler has no standby to take over from it.</p>
+            ) : (
+              <HaTimeline events={data.timeline?.events ?? []} nodes={status.nodes} />
+            )}
           </div>
 
           {data.page && data.page.total_entries > 0 && (
