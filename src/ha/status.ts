@@ -35,6 +35,7 @@ export async function clusterStatus(store: Store, cluster: string) {
       child_pid: n.child_pid,
       child_health: n.child_health,
       started_at: iso(Number(n.started_at)),
+      version: n.version,
     })),
     events: events.map(eventView),
   };
@@ -44,6 +45,30 @@ export type ClusterStatus = Awaited<ReturnType<typeof clusterStatus>>;
 
 export function eventView(e: Selectable<HaEventTable>) {
   return { at: iso(Number(e.at)), node_id: e.node_id, from: e.from_role, to: e.to_role, reason: e.reason, epoch: e.epoch === null ? null : Number(e.epoch) };
+}
+
+/**
+ * Every cluster there is: each one a node joined or whose lease was taken, with its epoch, its live
+ * leader (null when the lease expired) and how many nodes joined it, by name.
+ */
+export async function listClusters(store: Store) {
+  const leases = await store.db.selectFrom("scheduler_lease").select(["name", "holder", "epoch", "expires_at"]).select(store.nowMs().as("now")).execute();
+  const nodes = await store.db
+    .selectFrom("ha_node")
+    .select((eb) => ["cluster", eb.fn.countAll<number>().as("n")])
+    .groupBy("cluster")
+    .execute();
+  const names = [...new Set([...leases.map((l) => l.name), ...nodes.map((n) => n.cluster)])].sort();
+  return names.map((name) => {
+    const lease = leases.find((l) => l.name === name);
+    const live = lease !== undefined && Number(lease.expires_at) > Number(lease.now);
+    return {
+      name,
+      epoch: lease ? Number(lease.epoch) : null,
+      leader: live ? lease.holder : null,
+      node_count: Number(nodes.find((n) => n.cluster === name)?.n ?? 0),
+    };
+  });
 }
 
 /** Whether a node ever joined the cluster or took its lease (a standalone scheduler takes `scheduler`'s lease without joining). */

@@ -8,6 +8,7 @@ import { describe, test } from "node:test";
 import { joinCluster } from "../../src/ha/cluster-secret.js";
 import { takeLease } from "../../src/ha/election.js";
 import { recordEvent, saveNode } from "../../src/ha/registry.js";
+import { VERSION as VERSION_OF_ALOFT } from "../../src/version.js";
 import { assertMatchesSpec } from "../helpers/airflow-spec.js";
 import { useApi } from "../helpers/api.js";
 import { testDialects } from "../helpers/dialects.js";
@@ -291,7 +292,7 @@ for (const factory of testDialects()) {
       assert.equal(status.nodes.length, 1);
       assert.deepEqual(
         { ...status.nodes[0], last_seen_ms_ago: undefined, started_at: undefined },
-        { node_id: "node-a", host: "host-a", pid: 4242, priority: 200, no_preempt: false, role: "active", last_seen_ms_ago: undefined, child_pid: 4343, child_health: "healthy", started_at: undefined },
+        { node_id: "node-a", host: "host-a", pid: 4242, priority: 200, no_preempt: false, role: "active", last_seen_ms_ago: undefined, child_pid: 4343, child_health: "healthy", started_at: undefined, version: VERSION_OF_ALOFT },
       );
       assert.ok(status.nodes[0].last_seen_ms_ago >= 0);
       assert.deepEqual(
@@ -305,6 +306,16 @@ for (const factory of testDialects()) {
       const lease = await store.db.selectFrom("scheduler_lease").select("proof").where("name", "=", "etl").executeTakeFirstOrThrow();
       for (const secret of [cluster.salt, cluster.verifier, lease.proof!, "a cluster secret"]) assert.ok(!response.body.includes(secret), "the status shows a secret");
       assert.doesNotMatch(response.body, /salt|verifier|proof/);
+
+      // The list: the engine's `scheduler` lease (no nodes) and `etl`, by name.
+      const list = await get<{ clusters: Array<{ name: string; epoch: number | null; leader: string | null; node_count: number }>; total_entries: number }>("/api/v2/ha/clusters");
+      assert.equal(list.total_entries, 2);
+      assert.deepEqual(list.clusters, [
+        { name: "etl", epoch: 1, leader: "node-a", node_count: 1 },
+        { name: "scheduler", epoch: 1, leader: `${os.hostname()}:${process.pid}`, node_count: 0 },
+      ]);
+      assertProblem(await api.call("GET", "/api/v2/ha/clusters", { as: null }), 401);
+      assertProblem(await api.call("GET", "/api/v2/ha/clusters?limit=1"), 422);
 
       const events = await get<{ events: Array<{ to: string }>; total_entries: number }>("/api/v2/ha/clusters/etl/events?limit=1");
       assert.equal(events.total_entries, 2);
