@@ -131,7 +131,7 @@ async function measurePage(browser, baseUrl, lastTaskId) {
   await page.goto("about:blank");
   out.gantt = await timed(async () => {
     await page.goto(dagUrl("gantt"));
-    await page.waitForSelector("[data-testid=gantt-bar]", { timeout: 60_000 });
+    await page.waitForSelector("[data-testid=gantt-row]", { timeout: 60_000 });
   });
   await page.close();
   return out;

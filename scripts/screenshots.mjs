@@ -74,7 +74,7 @@ try {
     ["dag-list", "#/dags", "[data-testid=dag-list] tbody tr"],
     ["dag-grid", `#/dags/fan_out_fan_in?tab=grid&run=${encodeURIComponent(runs[3][1])}&task=transform_orders`, "[data-testid=grid-cell]"],
     ["dag-graph", `#/dags/fan_out_fan_in?tab=graph`, "[data-testid=graph][data-laid-out=true]"],
-    ["dag-gantt", `#/dags/fan_out_fan_in?tab=gantt`, "[data-testid=gantt-bar]"],
+    ["dag-gantt", `#/dags/fan_out_fan_in?tab=gantt`, "[data-testid=gantt-row]"],
     ["dag-code", `#/dags/retries_and_params?tab=code`, "pre"],
     ["task-log", `#/dags/${retriesDag}/runs/${encodeURIComponent(retriesRun)}/tasks/flaky?try=2`, "[data-testid=task-log]"],
     ["cluster", "#/cluster", "[data-testid=cluster]"],

@@ -82,11 +82,14 @@ describe("web UI in Chromium", { skip: browserSkipReason() }, () => {
     assert.equal(runs.length, 1, "clearing made no new run");
   });
 
-  test("the cluster page shows the scheduler and the local executor", async () => {
+  test("the cluster page shows the in-process scheduler as the leader, with its epoch", async () => {
     const { page } = ui;
     await page.click("header nav >> text=Cluster");
     await page.waitForSelector("[data-testid=cluster]");
-    await page.waitForSelector("[data-testid=ha-leader]");
+    const leader = page.locator("[data-testid=ha-leader]", { hasText: "standalone (in-process scheduler)" });
+    await leader.waitFor();
+    assert.notEqual(await leader.getAttribute("data-leader"), "", "a leader is named");
+    assert.match((await leader.textContent()) ?? "", /Epoch\s*[1-9]/);
     assert.deepEqual(ui.pageErrors, []);
   });
 });
