@@ -48,7 +48,7 @@ export interface UiUnderTest {
   page: Page;
   baseUrl: string;
   password: string;
-  /** Browser console errors and uncaught page errors seen so far. */
+  /** Uncaught page errors, console errors and 5xx answers seen so far. */
   pageErrors: string[];
 }
 
@@ -68,8 +68,11 @@ export function useUi(dags: Record<string, string>): UiUnderTest {
     ui.page = await ui.browser.newPage({ viewport: { width: 1400, height: 900 } });
     ui.page.on("pageerror", (error) => ui.pageErrors.push(`page error: ${error.message}`));
     ui.page.on("console", (message) => {
-      // The only expected failure is the 401 of GET /auth/me before logging in.
-      if (message.type() === "error" && !/401/.test(message.text())) ui.pageErrors.push(`console: ${message.text()}`);
+      // 4xx answers are the UI's to show (a refused delete, the 401 before logging in); the server's own failures are caught below.
+      if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) ui.pageErrors.push(`console: ${message.text()}`);
+    });
+    ui.page.on("response", (response) => {
+      if (response.status() >= 500) ui.pageErrors.push(`${response.status()} from ${response.request().method()} ${response.url()}`);
     });
   });
   after(async () => {

@@ -1,7 +1,7 @@
 /**
  * The web UI in Chromium against a real `aloft standalone`: log in, trigger a DAG and watch it
  * succeed in the grid without reloading, open a task's log, clear the task and watch its second try,
- * and open the cluster page.
+ * make and delete a pool on the admin pages, and open the cluster page; no page error or 5xx on the way.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -80,6 +80,32 @@ describe("web UI in Chromium", { skip: browserSkipReason() }, () => {
     assert.ok(await page.isVisible("[data-testid=try-1] [data-state=success]"), "the first try stays in the history");
     const runs = await ui.standalone.cliJson<Array<{ run_id: string; state: string }>>(["dags", "list-runs", "ui_demo"]);
     assert.equal(runs.length, 1, "clearing made no new run");
+  });
+
+  test("admin: a pool made in the form is listed and deleted after confirming; default_pool's refusal shows in the dialog", async () => {
+    const { page } = ui;
+    await page.click("header nav >> text=Admin");
+    await page.click("[data-testid=tab-pools]");
+    await page.waitForSelector("[data-testid=pools] tr[data-key=default_pool]");
+    await page.click("[data-testid=create-pool]");
+    await page.fill("[data-testid=field-name]", "ui_pool");
+    await page.fill("[data-testid=field-slots]", "-3");
+    await page.click("[data-testid=save]");
+    await page.waitForSelector("[data-testid=form-error]");
+    await page.fill("[data-testid=field-slots]", "5");
+    await page.click("[data-testid=save]");
+    await page.click("[data-testid=confirm]");
+    const row = page.locator("[data-testid=pools] tr[data-key=ui_pool]");
+    await row.waitFor();
+    assert.match((await row.textContent()) ?? "", /5/);
+    await row.locator("[data-testid=delete]").click();
+    await page.click("[data-testid=confirm]");
+    await row.waitFor({ state: "detached" });
+    await page.locator("[data-testid=pools] tr[data-key=default_pool] [data-testid=delete]").click();
+    await page.click("[data-testid=confirm]");
+    await page.locator(".modal .error", { hasText: "default_pool" }).waitFor();
+    await page.click(".modal >> text=Cancel");
+    assert.ok(await page.isVisible("[data-testid=pools] tr[data-key=default_pool]"));
   });
 
   test("the cluster page shows the in-process scheduler as the leader, with its epoch", async () => {

@@ -5,11 +5,11 @@
  */
 import { useState } from "preact/hooks";
 import { api, enc } from "../../api.js";
-import { ConfirmDialog, useDialog } from "../../components/modal.js";
+import { useDialog } from "../../components/modal.js";
 import { usePoll } from "../../hooks.js";
 import type { Route } from "../../router.js";
 import { useCan } from "../../session.js";
-import { EditDialog, Field, listPlace, listWords, PAGE_SIZE, Pager, SearchBox, type Checked, plural } from "./shared.js";
+import { CountAndCreate, DeleteDialog, EditDialog, Field, listPlace, listWords, PAGE_SIZE, Pager, SearchBox, type Checked } from "./shared.js";
 
 interface Connection {
   connection_id: string;
@@ -41,30 +41,16 @@ export function ConnectionsPage({ route }: { route: Route }) {
 
   const remove = (c: Connection) =>
     open(
-      <ConfirmDialog
-        title={`Delete connection ${c.connection_id}?`}
-        confirmLabel="Delete"
-        danger
-        onConfirm={async () => {
-          await api(`/api/v2/connections/${enc(c.connection_id)}`, { method: "DELETE" });
-          list.reload();
-        }}
-        onClose={close}
-      >
+      <DeleteDialog title={`Delete connection ${c.connection_id}?`} path={`/api/v2/connections/${enc(c.connection_id)}`} onDeleted={list.reload} onClose={close}>
         <p>Its password and extra are deleted with it; tasks that use it will fail to find it.</p>
-      </ConfirmDialog>,
+      </DeleteDialog>,
     );
   const edit = (c?: Connection) => open(<ConnectionDialog connection={c} onSaved={list.reload} onClose={close} />);
 
   return (
     <>
       <SearchBox route={route} placeholder="Search connection ids">
-        {list.data && <span class="muted">{plural(list.data.total_entries, "connection")}</span>}
-        {canChange && (
-          <button type="button" class="primary" onClick={() => edit()} data-testid="create-connection">
-            New connection
-          </button>
-        )}
+        <CountAndCreate total={list.data?.total_entries} noun="connection" create={canChange ? { label: "New connection", testId: "create-connection", onClick: () => edit() } : undefined} />
       </SearchBox>
       {list.error && <div class="error">{list.error}</div>}
       <table class="list" data-testid="connections">

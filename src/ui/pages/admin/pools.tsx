@@ -4,11 +4,11 @@
  */
 import { useState } from "preact/hooks";
 import { api, enc } from "../../api.js";
-import { ConfirmDialog, useDialog } from "../../components/modal.js";
+import { useDialog } from "../../components/modal.js";
 import { usePoll } from "../../hooks.js";
 import type { Route } from "../../router.js";
 import { useCan } from "../../session.js";
-import { EditDialog, Field, listPlace, listWords, PAGE_SIZE, Pager, SearchBox, type Checked, plural } from "./shared.js";
+import { CountAndCreate, DeleteDialog, EditDialog, Field, listPlace, listWords, PAGE_SIZE, Pager, SearchBox, type Checked } from "./shared.js";
 
 interface Pool {
   name: string;
@@ -33,30 +33,16 @@ export function PoolsPage({ route }: { route: Route }) {
 
   const remove = (p: Pool) =>
     open(
-      <ConfirmDialog
-        title={`Delete pool ${p.name}?`}
-        confirmLabel="Delete"
-        danger
-        onConfirm={async () => {
-          await api(`/api/v2/pools/${enc(p.name)}`, { method: "DELETE" });
-          list.reload();
-        }}
-        onClose={close}
-      >
+      <DeleteDialog title={`Delete pool ${p.name}?`} path={`/api/v2/pools/${enc(p.name)}`} onDeleted={list.reload} onClose={close}>
         <p>Tasks that name this pool will wait until a pool of that name exists again.</p>
-      </ConfirmDialog>,
+      </DeleteDialog>,
     );
   const edit = (p?: Pool) => open(<PoolDialog pool={p} onSaved={list.reload} onClose={close} />);
 
   return (
     <>
       <SearchBox route={route} placeholder="Search pools">
-        {list.data && <span class="muted">{plural(list.data.total_entries, "pool")}</span>}
-        {canChange && (
-          <button type="button" class="primary" onClick={() => edit()} data-testid="create-pool">
-            New pool
-          </button>
-        )}
+        <CountAndCreate total={list.data?.total_entries} noun="pool" create={canChange ? { label: "New pool", testId: "create-pool", onClick: () => edit() } : undefined} />
       </SearchBox>
       {list.error && <div class="error">{list.error}</div>}
       <table class="list" data-testid="pools">

@@ -1,6 +1,7 @@
 /** What the admin pages share: paging and search in the address, and the edit dialog (check, confirm, save). */
 import type { ComponentChildren } from "preact";
 import { useRef, useState } from "preact/hooks";
+import { api } from "../../api.js";
 import { ConfirmDialog, Modal } from "../../components/modal.js";
 import { href, navigate, type Route } from "../../router.js";
 
@@ -27,6 +28,38 @@ export function SearchBox({ route, placeholder, children }: { route: Route; plac
       <span class="grow" />
       {children}
     </form>
+  );
+}
+
+/** The list's size and, for a role that may, its "New …" button. */
+export function CountAndCreate({ total, noun, create }: { total: number | undefined; noun: string; create?: { label: string; testId: string; onClick: () => void } }) {
+  return (
+    <>
+      {total !== undefined && <span class="muted">{plural(total, noun)}</span>}
+      {create && (
+        <button type="button" class="primary" onClick={create.onClick} data-testid={create.testId}>
+          {create.label}
+        </button>
+      )}
+    </>
+  );
+}
+
+/** Deleting one thing at `path` (an API path), after a confirmation that says what follows. */
+export function DeleteDialog({ title, path, children, onDeleted, onClose }: { title: string; path: string; children: ComponentChildren; onDeleted: () => void; onClose: () => void }) {
+  return (
+    <ConfirmDialog
+      title={title}
+      confirmLabel="Delete"
+      danger
+      onConfirm={async () => {
+        await api(path, { method: "DELETE" });
+        onDeleted();
+      }}
+      onClose={onClose}
+    >
+      {children}
+    </ConfirmDialog>
   );
 }
 

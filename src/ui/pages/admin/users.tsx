@@ -8,7 +8,7 @@ import { useDialog } from "../../components/modal.js";
 import { when } from "../../format.js";
 import { usePoll } from "../../hooks.js";
 import { useSession, type Role } from "../../session.js";
-import { EditDialog, Field, listWords, type Checked, plural } from "./shared.js";
+import { CountAndCreate, EditDialog, Field, listWords, type Checked } from "./shared.js";
 
 interface User {
   username: string;
@@ -32,10 +32,7 @@ export function UsersPage() {
     <>
       <div class="toolbar">
         <span class="grow" />
-        {list.data && <span class="muted">{plural(list.data.total_entries, "user")}</span>}
-        <button type="button" class="primary" onClick={() => edit()} data-testid="create-user">
-          New user
-        </button>
+        <CountAndCreate total={list.data?.total_entries} noun="user" create={{ label: "New user", testId: "create-user", onClick: () => edit() }} />
       </div>
       {list.error && <div class="error">{list.error}</div>}
       <table class="list" data-testid="users">

@@ -5,11 +5,11 @@
  */
 import { useState } from "preact/hooks";
 import { api, enc } from "../../api.js";
-import { ConfirmDialog, useDialog } from "../../components/modal.js";
+import { useDialog } from "../../components/modal.js";
 import { usePoll } from "../../hooks.js";
 import type { Route } from "../../router.js";
 import { useCan } from "../../session.js";
-import { EditDialog, Field, listPlace, listWords, PAGE_SIZE, Pager, SearchBox, type Checked, plural } from "./shared.js";
+import { CountAndCreate, DeleteDialog, EditDialog, Field, listPlace, listWords, PAGE_SIZE, Pager, SearchBox, type Checked } from "./shared.js";
 
 interface Variable {
   key: string;
@@ -36,30 +36,16 @@ export function VariablesPage({ route }: { route: Route }) {
 
   const remove = (v: Variable) =>
     open(
-      <ConfirmDialog
-        title={`Delete variable ${v.key}?`}
-        confirmLabel="Delete"
-        danger
-        onConfirm={async () => {
-          await api(`/api/v2/variables/${enc(v.key)}`, { method: "DELETE" });
-          list.reload();
-        }}
-        onClose={close}
-      >
+      <DeleteDialog title={`Delete variable ${v.key}?`} path={`/api/v2/variables/${enc(v.key)}`} onDeleted={list.reload} onClose={close}>
         <p>DAGs that read it will no longer find it.</p>
-      </ConfirmDialog>,
+      </DeleteDialog>,
     );
   const edit = (v?: Variable) => open(<VariableDialog variable={v} onSaved={list.reload} onClose={close} />);
 
   return (
     <>
       <SearchBox route={route} placeholder="Search keys">
-        {list.data && <span class="muted">{plural(list.data.total_entries, "variable")}</span>}
-        {canChange && (
-          <button type="button" class="primary" onClick={() => edit()} data-testid="create-variable">
-            New variable
-          </button>
-        )}
+        <CountAndCreate total={list.data?.total_entries} noun="variable" create={canChange ? { label: "New variable", testId: "create-variable", onClick: () => edit() } : undefined} />
       </SearchBox>
       {list.error && <div class="error">{list.error}</div>}
       <table class="list" data-testid="variables">

@@ -7,6 +7,7 @@ import { api, enc } from "../../api.js";
 import { duration, stateColour, when } from "../../format.js";
 import { usePoll } from "../../hooks.js";
 import type { Gantt, GanttRow, GridData, Selection } from "./types.js";
+import { RunPicker } from "./run-picker.js";
 import { useVirtualRows } from "./virtual-rows.js";
 
 const ROW_HEIGHT = 22;
@@ -45,16 +46,7 @@ export function GanttView({ dagId, grid, selection, onSelect }: { dagId: string;
   return (
     <div class="gantt-wrap">
       <div class="toolbar">
-        <label class="inline">
-          Run{" "}
-          <select value={runId} onChange={(e) => onSelect({ runId: e.currentTarget.value, taskId: selection.taskId })} data-testid="gantt-run">
-            {[...grid.runs].reverse().map((r) => (
-              <option key={r.run_id} value={r.run_id}>
-                {r.run_id} ({r.state})
-              </option>
-            ))}
-          </select>
-        </label>
+        <RunPicker runs={grid.runs} runId={runId} onPick={(picked) => onSelect({ runId: picked, taskId: selection.taskId })} testId="gantt-run" />
         {gantt.data && (
           <span class="muted">
             {rows.length} tries · {when(gantt.data.start_date)} · {duration(Number.isFinite(from) ? span / 1000 : null)}

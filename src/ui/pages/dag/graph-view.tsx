@@ -11,6 +11,7 @@ import type { LayoutRequest } from "../../graph/layout-types.js";
 import { useLayout } from "../../graph/use-layout.js";
 import { usePoll } from "../../hooks.js";
 import { cellState, type GridData, type Selection, type Structure } from "./types.js";
+import { RunPicker } from "./run-picker.js";
 
 const BOX_HEIGHT = 26;
 /** Box width from the label's length, within bounds (the canvas clips longer labels). */
@@ -67,16 +68,7 @@ export function GraphView({ dagId, grid, selection, onSelect }: { dagId: string;
   return (
     <div class="graph-wrap">
       <form class="toolbar graph-toolbar" onSubmit={find}>
-        <label class="inline">
-          Run{" "}
-          <select value={run?.run_id ?? ""} onChange={(e) => onSelect({ runId: e.currentTarget.value, taskId: selection.taskId })} data-testid="graph-run">
-            {[...grid.runs].reverse().map((r) => (
-              <option key={r.run_id} value={r.run_id}>
-                {r.run_id} ({r.state})
-              </option>
-            ))}
-          </select>
-        </label>
+        <RunPicker runs={grid.runs} runId={run?.run_id} onPick={(picked) => onSelect({ runId: picked, taskId: selection.taskId })} testId="graph-run" />
         <input type="search" placeholder="Find a task" value={search} onInput={(e) => setSearch(e.currentTarget.value)} data-testid="graph-find" />
         <span class="muted">
           {structure.data ? `${structure.data.tasks.length} tasks, version ${structure.data.version_number ?? "?"}` : "loading the structure…"} · drag to pan, wheel to zoom
