@@ -52,7 +52,11 @@ export interface EngineOptions {
 }
 
 export async function startEngine({ store, config, logger, dags = "watch", lease: givenLease }: EngineOptions): Promise<Engine> {
-  const lease = givenLease ?? (await takeLease(store, `${os.hostname()}:${process.pid}`, LEASE_MS));
+  const taken = givenLease ?? (await takeLease(store, `${os.hostname()}:${process.pid}`, LEASE_MS));
+  const lease: LeaseHandle = {
+    ...taken,
+    onBlockersEnded: (sessions) => logger.warn({ sessions, epoch: taken.epoch }, "ended the DB sessions whose row locks blocked a scheduling transaction (a deposed leader's or a stuck writer's)"),
+  };
   logger.info({ holder: lease.holder, epoch: lease.epoch }, givenLease ? "scheduling under the controller's lease" : "took the scheduler lease");
 
   const deployOptions = { home: config.home, parseTimeoutMs: config.parseTimeoutMs, pausedAtCreation: config.pausedAtCreation, logger };

@@ -1,8 +1,9 @@
 /**
  * The scheduler lease and epoch fencing. Every scheduling transaction runs through `fenced()`, which
- * reads the lease row under a shared lock and aborts when this scheduler's epoch is no longer the
- * current one. A new leader must bump the epoch with an exclusive update, which waits for the old
- * leader's open transactions and makes every later one of them fail: a deposed scheduler cannot commit.
+ * reads the lease row under a shared lock before it commits and aborts when this scheduler's epoch is
+ * no longer the current one. A new leader must bump the epoch with an exclusive update, which waits
+ * for the old leader's transactions that hold that lock and makes every later one fail: a deposed
+ * scheduler cannot commit.
  *
  * Standalone takes the lease unconditionally at start; the HA controller (a later issue) elects
  * through the same row.
@@ -12,13 +13,22 @@ import { sql } from "../store/kysely.js";
 import { StaleEpochError } from "../errors.js";
 import type { Store } from "../store/db.js";
 import type { Database } from "../store/schema.js";
+import { endSessionsBlocking, sessionIdOf } from "../store/blocking-sessions.js";
 
 export const SCHEDULER_LEASE = "scheduler";
 
 export interface LeaseHandle {
   holder: string;
   epoch: number;
+  /** Told when a scheduling transaction ended the DB sessions that blocked it (see fenced()). */
+  onBlockersEnded?: (sessions: string[]) => void;
 }
+
+/**
+ * How long a scheduling transaction waits on another session's row locks before it ends that session.
+ * No healthy writer holds a row for seconds; a frozen deposed leader would hold it until resumed.
+ */
+export const BLOCKED_FOR_MS = 5_000;
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -62,18 +72,43 @@ export async function renewLease(store: Store, lease: LeaseHandle, durationMs: n
   return Number(result.numUpdatedRows) === 1;
 }
 
-/** Runs `fn` in a write transaction that commits only while `lease` is the current epoch. */
+/**
+ * Runs `fn` in a write transaction that commits only while `lease` is the current epoch. The epoch is
+ * checked at the start (to stop early) and again at the end under a shared lock held until commit.
+ * Taking that lock last means a transaction stuck on another session's row locks does not hold the
+ * lease row, so it never keeps the controller from renewing the lease; after BLOCKED_FOR_MS it ends
+ * the sessions that block it.
+ */
 export async function fenced<T>(store: Store, lease: LeaseHandle, fn: (trx: Db) => Promise<T>): Promise<T> {
   return store.transaction(async (trx) => {
-    const epoch = await readEpochShared(store, trx);
+    const early = await readEpoch(store, trx, false);
+    if (early !== lease.epoch) throw new StaleEpochError(lease.epoch, early);
+    const result = await endingBlockersAfter(store, trx, lease, () => fn(trx));
+    const epoch = await readEpoch(store, trx, true);
     if (epoch !== lease.epoch) throw new StaleEpochError(lease.epoch, epoch);
-    return fn(trx);
+    return result;
   });
 }
 
-async function readEpochShared(store: Store, trx: Db): Promise<number | null> {
-  const lock =
-    store.name === "postgres" ? sql`for share` : store.name === "mysql" ? sql`lock in share mode` : sql``;
+/** Runs `work` in `trx`; if it is still running after BLOCKED_FOR_MS, ends the sessions that block `trx`. */
+async function endingBlockersAfter<T>(store: Store, trx: Db, lease: LeaseHandle, work: () => Promise<T>): Promise<T> {
+  const session = await sessionIdOf(store, trx);
+  if (session === null) return work();
+  const timer = setTimeout(() => {
+    endSessionsBlocking(store, session).then(
+      (ended) => ended.length > 0 && lease.onBlockersEnded?.(ended),
+      () => undefined, // a failed look is tried again by the next pass, which will be blocked again
+    );
+  }, BLOCKED_FOR_MS);
+  try {
+    return await work();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readEpoch(store: Store, trx: Db, shared: boolean): Promise<number | null> {
+  const lock = !shared ? sql`` : store.name === "postgres" ? sql`for share` : store.name === "mysql" ? sql`lock in share mode` : sql``;
   const result = await sql<{ epoch: number }>`select epoch from scheduler_lease where name = ${SCHEDULER_LEASE} ${lock}`.execute(
     trx,
   );

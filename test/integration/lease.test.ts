@@ -1,10 +1,14 @@
-/** Epoch fencing of scheduling transactions, on every dialect: a deposed scheduler cannot commit. */
+/**
+ * Epoch fencing of scheduling transactions, on every dialect: a deposed scheduler cannot commit, and
+ * a frozen one cannot hold the new leader's transactions up for long.
+ */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { StaleEpochError } from "../../src/errors.js";
-import { fenced, renewLease, takeLease } from "../../src/scheduler/lease.js";
+import { BLOCKED_FOR_MS, fenced, renewLease, takeLease } from "../../src/scheduler/lease.js";
 import { openStore, type Store } from "../../src/store/db.js";
 import { migrate } from "../../src/store/migrate.js";
+import { waitFor } from "../helpers/aloft.js";
 import { testDialects, type TestDatabase } from "../helpers/dialects.js";
 
 for (const factory of testDialects()) {
@@ -43,26 +47,57 @@ for (const factory of testDialects()) {
     });
 
     if (factory.dialect !== "sqlite") {
-      test("a takeover waits for the old leader's open scheduling transaction instead of interleaving", async () => {
+      test("a takeover during the old leader's scheduling transaction does not wait for it, and that transaction commits nothing", async () => {
         const leader = await takeLease(store, "node-a", 30_000);
         let release!: () => void;
         const holding = new Promise<void>((r) => (release = r));
-        const order: string[] = [];
-        const inFlight = fenced(store, leader, async () => {
+        const inFlight = fenced(store, leader, async (trx) => {
+          await trx.insertInto("pool").values({ pool: "written_mid_takeover", slots: 1, description: null }).execute();
           await holding;
-          order.push("old leader committed");
         });
         await new Promise((r) => setTimeout(r, 200));
-        const takeover = takeLease(other, "node-b", 30_000).then((l) => {
-          order.push("takeover done");
-          return l;
-        });
-        await new Promise((r) => setTimeout(r, 300));
-        release();
-        await inFlight;
-        const next = await takeover;
-        assert.deepEqual(order, ["old leader committed", "takeover done"]);
+        // The old transaction holds no lock on the lease row yet: the takeover goes through at once.
+        const next = await takeLease(other, "node-b", 30_000);
         assert.equal(next.epoch, leader.epoch + 1);
+        release();
+        await assert.rejects(inFlight, (error: unknown) => error instanceof StaleEpochError);
+        const pool = await other.db.selectFrom("pool").select("pool").where("pool", "=", "written_mid_takeover").executeTakeFirst();
+        assert.equal(pool, undefined, "the deposed leader's write was committed");
+      });
+
+      test("a scheduling transaction blocked by a session that holds its rows and never finishes ends that session, then commits", async () => {
+        const leader = await takeLease(store, "node-a", 30_000);
+        await store.db.insertInto("pool").values({ pool: "held_by_frozen", slots: 1, description: null }).execute();
+        // A writer frozen mid-transaction (a deposed leader under SIGSTOP): its row lock stays until its session ends.
+        const frozen = await openStore(db.url, { poolSize: 1 });
+        let ended: string[] = [];
+        const watched = { ...leader, onBlockersEnded: (sessions: string[]) => (ended = sessions) };
+        let thaw!: () => void;
+        const frozenWrite = frozen.transaction(async (trx) => {
+          await trx.updateTable("pool").set({ slots: 2 }).where("pool", "=", "held_by_frozen").execute();
+          await new Promise<void>((r) => (thaw = r));
+        });
+        try {
+          await new Promise((r) => setTimeout(r, 200));
+          const startedAt = Date.now();
+          await fenced(store, watched, async (trx) => {
+            await trx.updateTable("pool").set({ slots: 3 }).where("pool", "=", "held_by_frozen").execute();
+          });
+          const waited = Date.now() - startedAt;
+          assert.ok(waited >= BLOCKED_FOR_MS - 100, `it waited ${waited} ms before ending the blocker`);
+          // Told once the look that ended it returns, which may be just after the freed update.
+          await waitFor("the ended session to be reported", async () => (ended.length > 0 ? true : undefined), 5_000, 20);
+          assert.equal(ended.length, 1, "one blocking session ended");
+          const row = await store.db.selectFrom("pool").select("slots").where("pool", "=", "held_by_frozen").executeTakeFirstOrThrow();
+          assert.equal(Number(row.slots), 3);
+          // Thawed, the frozen writer finds its session gone: its commit fails.
+          thaw();
+          await assert.rejects(frozenWrite);
+        } finally {
+          thaw?.();
+          await frozenWrite.catch(() => undefined);
+          await frozen.close().catch(() => undefined);
+        }
       });
     }
   });

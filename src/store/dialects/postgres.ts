@@ -28,7 +28,9 @@ export function postgresSupport(db: Kysely<Database>): DialectSupport {
 
 export function openPostgres(url: string, poolSize: number): DialectSupport {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 10_000, types: PG_TYPES });
-  // An idle client losing its connection (DB restart) must not crash the process.
+  // A client losing its connection (DB restart, or its session ended by a scheduler it blocked) must not
+  // crash the process: idle ones report on the pool, checked-out ones on themselves (their query fails anyway).
   pool.on("error", () => undefined);
+  pool.on("connect", (client) => client.on("error", () => undefined));
   return postgresSupport(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }));
 }
