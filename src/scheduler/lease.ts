@@ -13,7 +13,7 @@ import { sql } from "../store/kysely.js";
 import { StaleEpochError } from "../errors.js";
 import type { Store } from "../store/db.js";
 import type { Database } from "../store/schema.js";
-import { endSessionsBlocking, sessionIdOf } from "../store/blocking-sessions.js";
+import { endSessionsBlocking, sessionIdSql } from "../store/blocking-sessions.js";
 
 export const SCHEDULER_LEASE = "scheduler";
 
@@ -81,18 +81,20 @@ export async function renewLease(store: Store, lease: LeaseHandle, durationMs: n
  */
 export async function fenced<T>(store: Store, lease: LeaseHandle, fn: (trx: Db) => Promise<T>): Promise<T> {
   return store.transaction(async (trx) => {
-    const early = await readEpoch(store, trx, false);
+    // One round trip for the early check and the session id the blocker check needs.
+    const { rows } = await sql<{ epoch: number; session: number | null }>`select epoch, ${sessionIdSql(store)} as session from scheduler_lease where name = ${SCHEDULER_LEASE}`.execute(trx);
+    const early = rows[0] ? Number(rows[0].epoch) : null;
     if (early !== lease.epoch) throw new StaleEpochError(lease.epoch, early);
-    const result = await endingBlockersAfter(store, trx, lease, () => fn(trx));
-    const epoch = await readEpoch(store, trx, true);
+    const session = rows[0]!.session;
+    const result = await endingBlockersAfter(store, session === null ? null : String(session), lease, () => fn(trx));
+    const epoch = await readEpochShared(store, trx);
     if (epoch !== lease.epoch) throw new StaleEpochError(lease.epoch, epoch);
     return result;
   });
 }
 
-/** Runs `work` in `trx`; if it is still running after BLOCKED_FOR_MS, ends the sessions that block `trx`. */
-async function endingBlockersAfter<T>(store: Store, trx: Db, lease: LeaseHandle, work: () => Promise<T>): Promise<T> {
-  const session = await sessionIdOf(store, trx);
+/** Runs `work`; if it is still running after BLOCKED_FOR_MS, ends the sessions that block DB session `session`. */
+async function endingBlockersAfter<T>(store: Store, session: string | null, lease: LeaseHandle, work: () => Promise<T>): Promise<T> {
   if (session === null) return work();
   const timer = setTimeout(() => {
     endSessionsBlocking(store, session).then(
@@ -107,8 +109,8 @@ async function endingBlockersAfter<T>(store: Store, trx: Db, lease: LeaseHandle,
   }
 }
 
-async function readEpoch(store: Store, trx: Db, shared: boolean): Promise<number | null> {
-  const lock = !shared ? sql`` : store.name === "postgres" ? sql`for share` : store.name === "mysql" ? sql`lock in share mode` : sql``;
+async function readEpochShared(store: Store, trx: Db): Promise<number | null> {
+  const lock = store.name === "postgres" ? sql`for share` : store.name === "mysql" ? sql`lock in share mode` : sql``;
   const result = await sql<{ epoch: number }>`select epoch from scheduler_lease where name = ${SCHEDULER_LEASE} ${lock}`.execute(
     trx,
   );

@@ -3,19 +3,13 @@
  * middle of a transaction (a deposed leader's scheduler frozen by SIGSTOP, a host gone dark) keeps its
  * row locks until the DB drops its connection, which can take hours; whoever waits on them ends them.
  */
-import type { Kysely, Transaction } from "kysely";
+import type { RawBuilder } from "kysely";
 import type { Store } from "./db.js";
 import { sql } from "./kysely.js";
-import type { Database } from "./schema.js";
 
-type Db = Kysely<Database> | Transaction<Database>;
-
-/** The id of the DB session `db` runs on (PostgreSQL's backend pid, MySQL's connection id); null on SQLite. */
-export async function sessionIdOf(store: Store, db: Db): Promise<string | null> {
-  if (store.name === "sqlite") return null;
-  const query = store.name === "postgres" ? sql<{ id: number }>`select pg_backend_pid() as id` : sql<{ id: number }>`select connection_id() as id`;
-  const { rows } = await query.execute(db);
-  return rows[0] ? String(rows[0].id) : null;
+/** SQL for the id of the DB session a query runs on (PostgreSQL's backend pid, MySQL's connection id); null on SQLite. */
+export function sessionIdSql(store: Store): RawBuilder<number | null> {
+  return store.name === "postgres" ? sql`pg_backend_pid()` : store.name === "mysql" ? sql`connection_id()` : sql`null`;
 }
 
 /**

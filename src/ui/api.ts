@@ -13,6 +13,9 @@ export class ApiError extends Error {
   }
 }
 
+/** What to show of a failure: an Error's message (an ApiError's is the problem's detail). */
+export const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
 type Listener = () => void;
 const onUnauthorized = new Set<Listener>();
 

@@ -1,4 +1,5 @@
 /** Data hooks: load from the API, and keep loading while the page is open ("updates while you watch"). */
+import { messageOf } from "./api.js";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 
 export interface Loaded<T> {
@@ -29,7 +30,7 @@ export function usePoll<T>(load: () => Promise<T>, deps: unknown[], everyMs = 30
       setError(undefined);
     } catch (e) {
       if (mine !== generation.current) return;
-      setError(e instanceof Error ? e.message : String(e));
+      setError(messageOf(e));
     } finally {
       if (mine === generation.current) setLoading(false);
     }

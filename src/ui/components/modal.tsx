@@ -1,4 +1,5 @@
 /** Dialogs: a modal frame, and the confirmation every state-changing action asks for. */
+import { messageOf } from "../api.js";
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 
@@ -34,7 +35,7 @@ export function ConfirmDialog({ title, children, confirmLabel, danger, onConfirm
       await onConfirm();
       onClose();
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(messageOf(e));
       setBusy(false);
     }
   };

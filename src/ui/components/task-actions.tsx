@@ -7,7 +7,7 @@
  * a mapped task's dialogs say so.
  */
 import { useEffect, useState } from "preact/hooks";
-import { api, enc } from "../api.js";
+import { api, enc, messageOf } from "../api.js";
 import { useCan } from "../session.js";
 import { ConfirmDialog, useDialog } from "./modal.js";
 import { StateBadge } from "./state.js";
@@ -40,8 +40,6 @@ const taskPath = (t: TaskInRun) => `/api/v2/dags/${enc(t.dagId)}/dagRuns/${enc(t
 function whichTask(t: TaskInRun): string {
   return t.mappedCount ? `the ${t.mappedCount} instances of mapped task '${t.taskId}'` : `task '${t.taskId}'`;
 }
-
-const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /** Clear, Mark success and Mark failed buttons; `onChanged` runs after a change succeeded. */
 export function TaskActions({ task, onChanged }: { task: TaskInRun; onChanged?: () => void }) {

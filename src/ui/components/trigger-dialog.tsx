@@ -3,7 +3,7 @@
  * whole conf as JSON, and an optional logical date. The server checks the conf against the schemas too.
  */
 import { useEffect, useState } from "preact/hooks";
-import { api, enc } from "../api.js";
+import { api, enc, messageOf } from "../api.js";
 import { navigate, href } from "../router.js";
 import { Modal } from "./modal.js";
 
@@ -94,7 +94,7 @@ export function TriggerDialog({ dagId, onClose }: { dagId: string; onClose: () =
       onClose();
       navigate(href(["dags", dagId], { tab: "grid", run: run.dag_run_id }));
     } catch (e) {
-      setError(e instanceof SyntaxError ? `conf is not valid JSON: ${e.message}` : e instanceof Error ? e.message : String(e));
+      setError(e instanceof SyntaxError ? `conf is not valid JSON: ${e.message}` : messageOf(e));
       setBusy(false);
     }
   };

@@ -1,6 +1,6 @@
 /** Logging in: POST /auth/login sets the session cookie and the CSRF cookie. */
 import { useState } from "preact/hooks";
-import { api } from "../api.js";
+import { api, messageOf } from "../api.js";
 import type { Session } from "../session.js";
 
 export function LoginPage({ onLogin }: { onLogin: (session: Session) => void }) {
@@ -15,7 +15,7 @@ export function LoginPage({ onLogin }: { onLogin: (session: Session) => void }) 
     try {
       onLogin(await api<Session>("/auth/login", { method: "POST", body: { username, password } }));
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(messageOf(e));
     } finally {
       setBusy(false);
     }

@@ -6,7 +6,7 @@
  */
 import type { VNode } from "preact";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
-import { api } from "../../api.js";
+import { api, messageOf } from "../../api.js";
 import { taskPath, type InstanceRef } from "./types.js";
 
 /** Airflow's StructuredLogMessage, as the API sends it: Aloft's own lines have a time and a level, what tasks print has neither. */
@@ -61,7 +61,7 @@ export function LogView({ instance, tryNumber }: { instance: InstanceRef; tryNum
         readAgain(log.continuation_token, TAIL_EVERY_MS);
       } catch (e) {
         if (stopped) return;
-        setError(e instanceof Error ? e.message : String(e));
+        setError(messageOf(e));
         if (token === undefined) setStatus("ended");
         else readAgain(token, RETRY_AFTER_MS);
       }
